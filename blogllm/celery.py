@@ -1,0 +1,36 @@
+"""The one Celery app: Redis broker and results from REDIS_URL, queues `default` and `gpu`.
+
+Configuration lives in Django settings under the CELERY_ prefix; task modules are discovered in
+every installed app. A worker checks Redis and the database before it consumes anything, and stops
+with one sentence naming the setting when either is unreachable.
+"""
+
+import os
+
+from celery import Celery, signals
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "blogllm.settings.local")
+
+app = Celery("blogllm")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(
+    lambda: ["blogllm", "accounts", "posts", "compliance", "training", "generation"]
+)
+
+
+@signals.worker_init.connect
+def _check_services(**kwargs: object) -> None:
+    from blogllm import checks
+
+    checks.raise_on_startup_problem()
+
+
+@signals.worker_init.connect
+def _limit_torch_threads(**kwargs: object) -> None:
+    # torch's default of one thread per core collapses when the web server or another worker
+    # shares the machine (shared/FIELD-NOTES.md). torch reads these when it is first imported,
+    # which in a worker is inside a task, after this.
+    from django.conf import settings
+
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, str(settings.TORCH_THREADS))

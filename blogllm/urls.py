@@ -1,0 +1,20 @@
+from allauth.account.decorators import secure_admin_login
+from django.contrib import admin
+from django.urls import include, path
+
+from blogllm import views
+
+# The admin signs in through allauth, so its login has the same MFA and rate limits.
+admin.site.login = secure_admin_login(admin.site.login)
+admin.site.site_header = "BlogLLM administration"
+admin.site.site_title = "BlogLLM admin"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("jobs/<str:task_id>/", views.job, name="job"),
+    path("posts/", include("posts.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+]
