@@ -1,0 +1,80 @@
+"""Celery: a real worker round trip over Redis, routing by task, progress through task state."""
+
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from blogllm.celery import app
+from blogllm.progress import job_progress, report_progress
+from blogllm.tasks import HEARTBEAT_KEY, heartbeat, ping
+
+
+def test_a_task_makes_a_round_trip_through_a_real_worker(celery_worker_process) -> None:  # noqa: ANN001
+    payload = {"text": "Grüße, 🌱", "numbers": [1, 2.5], "nested": {"ok": True}}
+    result = ping.delay(payload).get(timeout=60)
+    assert result["payload"] == payload  # survived JSON both ways
+    assert result["postgres"].startswith(("16", "17", "18"))  # the worker reached the database
+
+
+def test_the_gpu_queue_gets_training_and_generation_tasks() -> None:
+    def queue_of(name: str) -> str:
+        return app.amqp.router.route({}, name, (), {})["queue"].name
+
+    assert queue_of("training.tasks.training_run_execute") == "gpu"
+    assert queue_of("generation.tasks.generation_run_execute") == "gpu"
+    assert queue_of("posts.tasks.post_embed") == "default"
+    assert queue_of("blogllm.tasks.ping") == "default"
+
+
+def test_the_app_speaks_json_only() -> None:
+    assert app.conf.task_serializer == "json"
+    assert app.conf.accept_content == ["json"]
+    # Long GPU tasks must finish before Redis would hand them to another worker.
+    assert app.conf.broker_transport_options["visibility_timeout"] > app.conf.task_time_limit
+
+
+def report(task_id: str, done: int, total: int, message: str) -> None:
+    ping.push_request(id=task_id)  # as if `ping` were running under this id
+    try:
+        report_progress(ping, done=done, total=total, message=message)
+    finally:
+        ping.pop_request()
+
+
+@pytest.mark.django_db
+def test_progress_is_reported_through_task_state_and_read_by_the_page(client, author) -> None:  # noqa: ANN001
+    task_id = str(uuid.uuid4())
+    report(task_id, 3, 12, "Importing posts")
+    progress = job_progress(task_id)
+    assert (progress.state, progress.done, progress.total, progress.percent) == (
+        "PROGRESS",
+        3,
+        12,
+        25,
+    )
+    assert not progress.finished
+
+    client.force_login(author)
+    assert client.get(reverse("job", args=[task_id])).json()["percent"] == 25
+    fragment = client.get(reverse("job", args=[task_id]), headers={"HX-Request": "true"})
+    assert b'value="25"' in fragment.content and b"hx-trigger" in fragment.content
+
+
+def test_a_finished_job_reads_as_done(celery_worker_process) -> None:  # noqa: ANN001
+    result = ping.delay({})
+    result.get(timeout=60)
+    progress = job_progress(result.id)
+    assert progress.finished and not progress.failed and progress.percent == 100
+
+
+def test_the_dashboard_shows_when_beat_was_last_heard_from(settings, client, editor) -> None:  # noqa: ANN001
+    from django.core.cache import cache
+
+    assert settings.CELERY_BEAT_SCHEDULE["heartbeat"]["task"] == "blogllm.tasks.heartbeat"
+    client.force_login(editor)
+    assert b"is <code>celery beat</code> running?" in client.get("/").content
+    heartbeat()
+    assert cache.get(HEARTBEAT_KEY)
+    page = client.get("/").content
+    assert b"<time datetime=" in page and b"running?" not in page

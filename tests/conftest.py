@@ -1,0 +1,129 @@
+"""Shared fixtures: role personas, a clean Redis per test, and a real Celery worker process."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+
+from accounts.roles import Role
+from tests.accounts.factories import UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):  # noqa: ANN001, ANN201
+    """The test database, with the role groups in place. They come from a data migration, and a
+    reused test database that a transactional test once flushed would lack them. (Overriding
+    this fixture, rather than adding an autouse one, keeps runs without database tests off
+    the database entirely.)"""
+    from django.db import connections
+
+    from accounts.roles import sync_roles
+
+    with django_db_blocker.unblock():
+        sync_roles()
+        # serialized_rollback restores this snapshot after a transactional test's flush. Taken
+        # again here, so that it has the groups a reused database may have lost, and also
+        # kept on the wrapper class: Playwright's greenlets give later tests a new connection
+        # object, and the copy Django keeps on the first object would be lost to them.
+        wrapper = connections["default"]
+        snapshot = wrapper.creation.serialize_db_to_string()
+        wrapper._test_serialized_contents = snapshot
+        type(wrapper)._test_serialized_contents = snapshot
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache() -> None:
+    # Rate limits and used TOTP codes live in the cache: start every test from zero. (The cache
+    # has its own Redis database in tests; the broker's is left alone.)
+    cache.clear()
+
+
+@pytest.fixture
+def author(db):  # noqa: ANN001, ANN201
+    return UserFactory(roles=[Role.AUTHOR])
+
+
+@pytest.fixture
+def editor(db):  # noqa: ANN001, ANN201
+    return UserFactory(roles=[Role.EDITOR])
+
+
+@pytest.fixture
+def officer(db):  # noqa: ANN001, ANN201
+    return UserFactory(roles=[Role.COMPLIANCE_OFFICER])
+
+
+@pytest.fixture
+def admin_user(db):  # noqa: ANN001, ANN201
+    return UserFactory(roles=[Role.ADMIN])
+
+
+@pytest.fixture
+def outsider(db):  # noqa: ANN001, ANN201
+    """Signed in, but holds no role."""
+    return UserFactory(roles=[])
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment for a child process of the test run: test settings, same services."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "blogllm.settings.test", "PYTHONUNBUFFERED": "1"}
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):  # noqa: ANN001, ANN201
+    """A real `celery worker` process on both queues, using the test database and Redis.
+
+    Tests that need it see only committed rows: mark them django_db(transaction=True,
+    serialized_rollback=True); the second keeps the role groups that the flush would drop.
+    """
+    from django.db import connection
+
+    from blogllm.celery import app
+
+    with django_db_blocker.unblock():
+        database_name = connection.settings_dict["NAME"]
+    app.control.purge()  # tasks left in the test broker by an interrupted earlier run
+    log = ROOT / "var" / "test" / "celery-worker.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as log_file:
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "blogllm",
+                "worker",
+                "--pool",
+                "solo",
+                "--queues",
+                "default,gpu",
+                "--hostname",
+                f"test-{os.getpid()}@%h",
+                "--without-mingle",
+                "--without-gossip",
+                "--loglevel",
+                "INFO",
+            ],
+            cwd=ROOT,
+            env=subprocess_env(BLOGLLM_DATABASE_NAME=database_name),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while not app.control.ping(timeout=1.0):
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"The test Celery worker did not start; see {log}.")
+        yield worker
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
