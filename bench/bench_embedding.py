@@ -1,0 +1,201 @@
+"""Chunks/s through the project's embedding pipeline against a bare SentenceTransformer.encode.
+
+In a fresh process on a throwaway database (bench/_django.py), the 44 demo posts are imported
+with `import_items`, then:
+- pipeline: `post_embed(post_id=..., force=True)` for every post, the way the worker runs it
+  (chunk_markdown with the model's token counter, Embedder.embed per post, pgvector insert);
+- bare: `SentenceTransformer(resolve_model(...)).encode(texts, batch_size=32,
+  normalize_embeddings=True)` on exactly the chunk texts the pipeline embeds, a second copy of
+  the model loaded from the same bundled folder.
+Both are warmed up with a whole pass, then run 3 times alternately; the table shows medians.
+One more pipeline pass is taken apart from the inside (chunk_markdown and Embedder.embed timed
+where post_embed calls them; the rest is database and ORM) beside bare encode given the same
+one-post batches, and the stored vectors are compared with the bare ones.
+
+Both run under the same torch thread count, set before the model loads: torch's default
+(one per core) and the worker's BLOGLLM_TORCH_THREADS (1), each in its own process.
+`BENCH_EMBED_THREADS=2` (a comma-separated list) picks other settings.
+"""
+
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from bench._django import bench_author, in_fresh_process, throwaway_django
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_CORPUS = ROOT / "posts" / "demo_corpus"
+REPEATS = 3
+TARGET_RATIO = 0.8
+
+
+def torch_default_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def measure(threads: int) -> dict[str, Any]:
+    """Pipeline and bare rates with torch on `threads` threads (run in a fresh process)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    with throwaway_django():
+        import numpy as np
+        from django.conf import settings
+        from sentence_transformers import SentenceTransformer
+
+        from posts.chunking import chunk_markdown
+        from posts.embedder import get_embedder, resolve_model
+        from posts.importers import iter_import
+        from posts.models import Chunk, Post
+        from posts.services.embedding import post_embed
+        from posts.services.importing import import_items
+
+        import_items(iter_import(DEMO_CORPUS), by=bench_author())
+        posts = list(Post.objects.order_by("id"))
+        embedder = get_embedder(settings.EMBED_MODEL)
+        bare = SentenceTransformer(resolve_model(settings.EMBED_MODEL))
+
+        def chunk(post: Post) -> list[Any]:
+            return chunk_markdown(
+                post.body_markdown, title=post.title,
+                count_tokens=embedder.count_tokens, max_tokens=embedder.max_tokens,
+            )  # fmt: skip
+
+        def encode(texts: list[str]) -> np.ndarray:
+            return bare.encode(
+                texts, batch_size=32, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )  # fmt: skip
+
+        texts = [piece.embed_text for post in posts for piece in chunk(post)]
+        # Warm-up: one whole pass each, so both have met every input shape before the clock runs.
+        for post in posts:
+            post_embed(post_id=post.id, force=True)
+        encode(texts)
+
+        pipeline_rates, bare_rates, chunk_counts = [], [], []
+        for _ in range(REPEATS):
+            started = time.perf_counter()
+            written = sum(post_embed(post_id=post.id, force=True) for post in posts)
+            pipeline_rates.append(written / (time.perf_counter() - started))
+            chunk_counts.append(written)
+            started = time.perf_counter()
+            bare_vectors = encode(texts)
+            bare_rates.append(len(texts) / (time.perf_counter() - started))
+
+        stored = Chunk.objects.order_by("post_id", "ord").values_list("embedding", flat=True)
+        difference = float(np.abs(np.array([np.asarray(v) for v in stored]) - bare_vectors).max())
+        return {
+            "threads": torch.get_num_threads(),
+            "posts": len(posts),
+            "chunks": len(texts),
+            "written": chunk_counts,
+            "tokens": sum(embedder.count_tokens(text) for text in texts),
+            "pipeline": statistics.median(pipeline_rates),
+            "pipeline_all": pipeline_rates,
+            "bare": statistics.median(bare_rates),
+            "bare_all": bare_rates,
+            "breakdown": breakdown(posts, chunk, embedder, bare),
+            "max_difference": difference,
+        }
+
+
+def breakdown(posts: list[Any], chunk: Any, embedder: Any, bare: Any) -> dict[str, float]:
+    """One pipeline pass timed by step from the inside (chunk_markdown and Embedder.embed are
+    wrapped for the pass, the rest is database and ORM), and bare encode with the same batches."""
+    import posts.services.embedding as service
+
+    spent = {"chunking": 0.0, "embedding": 0.0}
+
+    def timed(name: str, function: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - started
+
+        return wrapper
+
+    original_chunk_markdown = service.chunk_markdown
+    service.chunk_markdown = timed("chunking", original_chunk_markdown)
+    embedder.embed = timed("embedding", embedder.embed)  # an instance attribute, removed below
+    try:
+        started = time.perf_counter()
+        for post in posts:
+            service.post_embed(post_id=post.id, force=True)
+        total = time.perf_counter() - started
+    finally:
+        service.chunk_markdown = original_chunk_markdown
+        del embedder.embed
+    batches = [[piece.embed_text for piece in chunk(post)] for post in posts]
+    started = time.perf_counter()
+    for texts in batches:
+        bare.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+    return {
+        "total": total,
+        **spent,
+        "rest": total - spent["chunking"] - spent["embedding"],
+        "bare_per_post_batches": time.perf_counter() - started,
+        "batch": sum(map(len, batches)) / len(batches),
+    }
+
+
+def main() -> None:
+    default = in_fresh_process(torch_default_threads)
+    print(f"torch.get_num_threads() in a fresh process: {default} ({os.cpu_count()} CPUs)")
+    wanted = os.environ.get("BENCH_EMBED_THREADS")
+    # torch's default, then the worker's setting (BLOGLLM_TORCH_THREADS, 1 by default).
+    thread_settings = (
+        [int(v) for v in wanted.split(",")] if wanted else sorted({default, 1}, reverse=True)
+    )
+    results = [in_fresh_process(measure, threads) for threads in thread_settings]
+
+    first = results[0]
+    print(
+        f"{first['posts']} demo posts -> {first['chunks']} chunks, "
+        f"{first['tokens'] / first['chunks']:.0f} word pieces each on average; "
+        f"medians of {REPEATS} runs after a warm-up"
+    )
+    header = f"{'torch threads':>13} {'pipeline ch/s':>14} {'bare ch/s':>10} {'ratio':>6}"
+    print(f"\n{header}  runs (pipeline/bare)")
+    for result in results:
+        ratio = result["pipeline"] / result["bare"]
+        runs = " ".join(
+            f"{p:.1f}/{b:.1f}"
+            for p, b in zip(result["pipeline_all"], result["bare_all"], strict=True)
+        )
+        print(
+            f"{result['threads']:>13} {result['pipeline']:>14.1f} {result['bare']:>10.1f} "
+            f"{ratio:>6.2f}  {runs}"
+        )
+    print(f"(target: pipeline/bare >= {TARGET_RATIO})")
+
+    print(
+        f"\none pipeline pass, taken apart (seconds for {first['chunks']} chunks; post_embed "
+        f"embeds one post at a time, {first['breakdown']['batch']:.1f} chunks per call on average):"
+    )
+    print(f"{'torch threads':>13} {'total':>7} {'chunking':>9} {'embed':>7} {'db+orm':>7} "
+          f"{'bare, same batches':>19}")  # fmt: skip
+    for result in results:
+        parts = result["breakdown"]
+        print(
+            f"{result['threads']:>13} {parts['total']:>7.1f} {parts['chunking']:>9.1f} "
+            f"{parts['embedding']:>7.1f} {parts['rest']:>7.1f} "
+            f"{parts['bare_per_post_batches']:>19.1f}"
+        )
+    for result in results:
+        same = all(written == result["chunks"] for written in result["written"])
+        print(
+            f"threads {result['threads']}: post_embed wrote {result['written'][0]} chunks per pass "
+            f"({'the same texts' if same else 'NOT the same count'} as bare); "
+            f"largest difference between stored and bare vectors {result['max_difference']:.1e}"
+        )
+
+
+if __name__ == "__main__":
+    main()
