@@ -42,6 +42,11 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "accounts.manage_clinical_models",
         "accounts.view_audit_trail",
         *_POSTS_ADMIN,
+        # The admin shows notes, findings, batches and the trail; decisions go through services.
+        "compliance.view_clinicalnote",
+        "compliance.view_deidfinding",
+        "compliance.view_notebatch",
+        "compliance.view_auditevent",
     ],
     Role.ADMIN: [
         "accounts.manage_users",

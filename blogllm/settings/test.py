@@ -11,7 +11,10 @@ from .base import CACHES, REDIS_URL, STORAGES  # noqa: E402
 
 # The cache gets a Redis database of its own: tests clear it (FLUSHDB) before each test, which
 # must not wipe the broker's queue bindings under a running test worker.
-CACHES = {"default": {**CACHES["default"], "LOCATION": REDIS_URL.rsplit("/", 1)[0] + "/14"}}
+# BLOGLLM_TEST_CACHE_DB lets two test runs share one Redis (each with its own REDIS_URL database).
+_CACHE_DB = os.environ.get("BLOGLLM_TEST_CACHE_DB", "14")
+_REDIS_SERVER = REDIS_URL.rsplit("/", 1)[0]
+CACHES = {"default": {**CACHES["default"], "LOCATION": f"{_REDIS_SERVER}/{_CACHE_DB}"}}
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
