@@ -10,6 +10,14 @@ def post_embed_task(post_id: int) -> int:
     return post_embed(post_id=post_id)
 
 
+@shared_task(name="posts.tasks.posts_embed", acks_late=True, max_retries=3)
+def posts_embed_task(post_ids: list[int]) -> int:
+    """Many posts at once (after an import): their chunks share the model's batches."""
+    from posts.services.embedding import posts_embed
+
+    return posts_embed(post_ids=post_ids)[1]
+
+
 @shared_task(name="posts.tasks.publish_due_posts", ignore_result=True)
 def publish_due_posts_task() -> list[int]:
     from posts.services.workflow import publish_due_posts

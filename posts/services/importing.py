@@ -100,11 +100,12 @@ def import_items(
         if on_item is not None:
             on_item(line)
     if created:
-        from posts.tasks import post_embed_task
+        from posts.services.embedding import EMBED_BATCH_POSTS
+        from posts.tasks import posts_embed_task
 
         def enqueue() -> None:
-            for post_id in created:
-                post_embed_task.delay(post_id=post_id)
+            for start in range(0, len(created), EMBED_BATCH_POSTS):
+                posts_embed_task.delay(post_ids=created[start : start + EMBED_BATCH_POSTS])
 
         # After commit, or a worker could look for posts it cannot see yet.
         transaction.on_commit(enqueue)

@@ -1,5 +1,8 @@
 """Chunks, embeddings and hybrid search, with the real MiniLM model and pgvector."""
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 from django.conf import settings
 
@@ -7,7 +10,7 @@ from posts.chunking import chunk_markdown
 from posts.embedder import get_embedder, resolve_model
 from posts.models import Chunk, Post
 from posts.selectors import chunk_search
-from posts.services.embedding import post_embed
+from posts.services.embedding import post_embed, posts_embed
 from tests.posts.factories import make_post
 
 PUBLISHED = Post.Status.PUBLISHED
@@ -74,6 +77,38 @@ def test_embedding_is_idempotent_by_content(author, embedder) -> None:  # noqa: 
     assert post_embed(post_id=post.id) == 1
     assert Chunk.objects.get(post=post).text == "Changed text about loss."
     assert post_embed(post_id=999_999) == 0  # a deleted post is not an error
+
+
+def test_many_posts_embed_in_shared_batches_like_one_at_a_time(author, embedder) -> None:  # noqa: ANN001
+    bodies = [f"## Part {n}\n\n" + "Sleep and worry, again and again. " * (20 * n) for n in (1, 3)]
+    posts = [make_post(author, status=PUBLISHED, body_markdown=body) for body in bodies]
+    assert posts_embed(post_ids=[p.id for p in posts]) == (2, Chunk.objects.count())
+    together = {c.text: c.embedding for c in Chunk.objects.all()}
+    assert posts_embed(post_ids=[p.id for p in posts]) == (0, 0)  # unchanged: skipped
+    for post in posts:
+        post_embed(post_id=post.id, force=True)
+    alone = {c.text: c.embedding for c in Chunk.objects.all()}
+    assert together.keys() == alone.keys()
+    # Padding in a shared batch moves the vectors by float noise only.
+    assert max(np.abs(np.subtract(together[t], alone[t])).max() for t in alone) < 1e-5
+
+
+def test_an_import_enqueues_its_posts_for_embedding_in_batches(
+    author, django_capture_on_commit_callbacks
+) -> None:  # noqa: ANN001
+    from unittest import mock
+
+    from posts.importers import iter_import
+    from posts.services.importing import import_items
+
+    demo = Path(__file__).resolve().parents[2] / "posts" / "demo_corpus"
+    with (
+        mock.patch("posts.tasks.posts_embed_task.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        import_items(iter_import(demo), by=author)
+    batches = [call.kwargs["post_ids"] for call in delay.call_args_list]
+    assert [len(b) for b in batches] == [32, Post.objects.count() - 32]
 
 
 @pytest.fixture

@@ -21,8 +21,7 @@ class Command(BaseCommand):
             raise CommandError("Say --all or --post ID.")
 
         def progress(done: int, total: int) -> None:
-            if done % 25 == 0 or done == total:
-                self.stdout.write(f"  {done}/{total} posts", ending="\r")
+            self.stdout.write(f"  {done}/{total} posts", ending="\r")
 
         posts, chunks = posts_embed_all(force=options["force"], progress=progress)
         self.stdout.write(f"\nEmbedded {posts} posts into {chunks} chunks.")
