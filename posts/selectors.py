@@ -15,7 +15,9 @@ from posts.embedder import get_embedder
 from posts.models import Chunk, Post
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the weight of the very top ranks
-EF_SEARCH = 100  # HNSW candidate list: recall@10 ≈ 0.95 at ~13 ms p95 on 100k chunks (FIELD-NOTES)
+# HNSW candidate list. On 100k realistic chunks (bench/bench_search.py): 100 gave recall@10 0.94
+# (0.92 on real questions) at 3 ms p95, 200 gave 0.97 at 4.6 ms p95, so recall wins.
+EF_SEARCH = 200
 _MARK_START, _MARK_END = "\x02", "\x03"  # ts_headline markers, turned into <mark> after escaping
 
 
@@ -106,35 +108,9 @@ def chunk_search(
     chunks = Chunk.objects.filter(post__channel__in=list(channels), post__status__in=list(statuses))
     if post_ids is not None:
         chunks = chunks.filter(post_id__in=list(post_ids))
-    vector = get_embedder(settings.EMBED_MODEL).embed([query])[0]
     text_query = SearchQuery(query, search_type="websearch", config="english")
-
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL hnsw.ef_search = {EF_SEARCH}")
-            # Filters are applied after the index scan; let pgvector keep scanning until it has
-            # enough rows that pass them instead of returning too few.
-            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        by_vector = list(
-            chunks.annotate(distance=CosineDistance("embedding", vector))
-            .order_by("distance")
-            .values_list("id", "distance")[:candidates]
-        )
-    by_vector.sort(key=lambda row: row[1])  # relaxed_order may return near-sorted rows
-    by_text = list(
-        chunks.filter(search=text_query)
-        .annotate(rank=SearchRank(F("search"), text_query))
-        .order_by("-rank")
-        .values_list("id", "rank")[:candidates]
-    )
-
-    fused: dict[int, float] = {}
-    for ranking in (by_vector, by_text):
-        for position, (chunk_id, _) in enumerate(ranking, start=1):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + position)
-    top = sorted(fused, key=fused.__getitem__, reverse=True)[:limit]
-    similarity = {chunk_id: 1.0 - distance for chunk_id, distance in by_vector}
-    rank = dict(by_text)
+    ranked = hybrid_rank(chunks, query, text_query=text_query, limit=limit, candidates=candidates)
+    top, fused, similarity, rank = ranked.top, ranked.fused, ranked.similarity, ranked.text_rank
 
     rows = Chunk.objects.filter(id__in=top).select_related("post").annotate(
         headline=SearchHeadline(
@@ -164,3 +140,59 @@ def chunk_search(
 def _marked(headline: str) -> str:
     escaped = html.escape(headline)
     return escaped.replace(_MARK_START, "<mark>").replace(_MARK_END, "</mark>")
+
+
+@dataclass(frozen=True)
+class HybridRanking:
+    top: list[int]  # chunk ids, best first
+    fused: dict[int, float]  # reciprocal-rank-fusion score of every candidate
+    similarity: dict[int, float]  # cosine similarity, for candidates the vector search found
+    text_rank: dict[int, float]  # full-text rank, for candidates the keyword search found
+
+
+def hybrid_rank(
+    chunks: QuerySet,
+    query: str,
+    *,
+    text_query: SearchQuery,
+    limit: int,
+    candidates: int,
+) -> HybridRanking:
+    """Rank `chunks` (any model with `embedding` and `search` columns, already filtered to what
+    the caller may read) by pgvector cosine distance and by full-text rank, fused with RRF.
+    Shared by posts' chunk_search and compliance's note_chunk_search."""
+    vector = get_embedder(settings.EMBED_MODEL).embed([query])[0]
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL hnsw.ef_search = {EF_SEARCH}")
+            # Filters are applied after the index scan; let pgvector keep scanning until it has
+            # enough rows that pass them instead of returning too few.
+            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        by_vector = list(
+            chunks.annotate(distance=CosineDistance("embedding", vector))
+            .order_by("distance")
+            .values_list("id", "distance")[:candidates]
+        )
+    by_vector.sort(key=lambda row: row[1])  # relaxed_order may return near-sorted rows
+    by_text = list(
+        chunks.filter(search=text_query)
+        .annotate(rank=SearchRank(F("search"), text_query))
+        .order_by("-rank")
+        .values_list("id", "rank")[:candidates]
+    )
+
+    fused: dict[int, float] = {}
+    for ranking in (by_vector, by_text):
+        for position, (chunk_id, _) in enumerate(ranking, start=1):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + position)
+    top = sorted(fused, key=fused.__getitem__, reverse=True)[:limit]
+    similarity = {chunk_id: 1.0 - distance for chunk_id, distance in by_vector}
+    return HybridRanking(top, fused, similarity, dict(by_text))
+
+
+def marked_headline(headline: str) -> str:
+    """A ts_headline made with _MARK_START/_MARK_END, escaped, with the matches in <mark>."""
+    return _marked(headline)
+
+
+HEADLINE_MARKS = (_MARK_START, _MARK_END)  # start_sel / stop_sel for SearchHeadline

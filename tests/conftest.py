@@ -27,6 +27,11 @@ def django_db_setup(django_db_setup, django_db_blocker):  # noqa: ANN001, ANN201
 
     with django_db_blocker.unblock():
         sync_roles()
+        # Audit events committed by an earlier run (a module fixture's, an interrupted run's)
+        # would be in the snapshot below, and reloading it re-saves rows: the append-only
+        # trigger refuses that UPDATE. Start every run with an empty trail instead.
+        with connections["default"].cursor() as cursor:
+            cursor.execute("TRUNCATE compliance_auditevent")
         # serialized_rollback restores this snapshot after a transactional test's flush. Taken
         # again here, so that it has the groups a reused database may have lost, and also
         # kept on the wrapper class: Playwright's greenlets give later tests a new connection
