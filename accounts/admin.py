@@ -4,7 +4,7 @@ from django.http import HttpRequest
 
 from accounts.models import User
 from accounts.roles import role_of
-from accounts.services import user_sync_staff
+from accounts.services import user_role_names, user_roles_changed
 
 
 @admin.register(User)
@@ -37,5 +37,7 @@ class UserAdmin(DjangoUserAdmin):
         return super().get_queryset(request).prefetch_related("groups")
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:  # noqa: ANN001
+        # The form sets the groups itself; the service records the change and syncs staff status.
+        before = user_role_names(form.instance) if change else []
         super().save_related(request, form, formsets, change)
-        user_sync_staff(user=form.instance)
+        user_roles_changed(user=form.instance, before=before, by=request.user)

@@ -90,7 +90,9 @@ def test_each_role_sees_its_navigation(client, author, editor, officer, admin_us
     assert nav_labels(client, editor) == [
         "Dashboard", "Posts", "Search", "Import", "Corpus", "Admin", "Security",
     ]  # fmt: skip
-    assert nav_labels(client, officer) == ["Dashboard", "Posts", "Search", "Admin", "Security"]
+    assert nav_labels(client, officer) == [
+        "Dashboard", "Posts", "Search", "Clinical notes", "Audit trail", "Admin", "Security",
+    ]  # fmt: skip
     assert nav_labels(client, admin_user) == ["Dashboard", "Users & roles", "Admin", "Security"]
 
 
@@ -145,3 +147,29 @@ def test_an_admin_manages_roles_but_cannot_mint_superusers(client, admin_user, a
     assert 'name="groups"' in html  # roles are editable…
     assert 'name="is_superuser"' not in html  # …superuser status is not
     assert 'name="is_staff"' not in html  # and staff status follows the roles
+
+
+def test_a_role_change_in_the_admin_is_audited_as_the_admins(client, admin_user, author) -> None:  # noqa: ANN001
+    from compliance.audit import Action
+    from compliance.models import AuditEvent
+
+    enrol_totp(admin_user)
+    client.force_login(admin_user)
+    groups = Group.objects.filter(name__in=[Role.AUTHOR.value, Role.EDITOR.value])
+    response = client.post(
+        reverse("admin:accounts_user_change", args=[author.pk]),
+        {
+            "email": author.email,
+            "first_name": author.first_name,
+            "last_name": author.last_name,
+            "groups": [group.pk for group in groups],
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 302
+    author.refresh_from_db()
+    assert author.is_staff  # staff status still follows the roles
+    changes = AuditEvent.objects.filter(action=Action.ROLE_CHANGED, object_id=str(author.pk))
+    event = changes.latest("seq")
+    assert event.actor_id == admin_user.pk
+    assert (event.detail["before"], event.detail["after"]) == (["Author"], ["Author", "Editor"])
