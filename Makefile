@@ -41,7 +41,12 @@ fmt: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(VENV)/.dev
+# The benchmarks compare our de-identification with Presidio and philter-lite: bench-only packages.
+$(VENV)/.bench: $(VENV)/.dev requirements-bench.txt
+	$(BIN)/pip install -q -r requirements-bench.txt
+	touch $@
+
+bench: $(VENV)/.bench
 	$(BIN)/python -m bench
 
 # Stop a development embedded PostgreSQL left running (for example after `kill -9`).
