@@ -15,6 +15,9 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("jobs/<str:task_id>/", views.job, name="job"),
     path("posts/", include("posts.urls")),
+    # Before compliance/: the more specific prefix must match first.
+    path("compliance/audit/", include("compliance.audit_urls")),
+    path("compliance/", include("compliance.urls", namespace="compliance")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

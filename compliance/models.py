@@ -99,6 +99,9 @@ class ClinicalNote(models.Model):
     # Keyed hashes of the raw text's word 8-grams, kept after the purge, so generated text can
     # still be checked for verbatim overlap with the note without keeping its words.
     raw_shingles = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    # The same keyed hashes over deid_text (re-computed whenever it is re-rendered), so output
+    # scanning finds verbatim copies of the de-identified text with one indexed query too.
+    deid_shingles = ArrayField(models.BigIntegerField(), default=list, blank=True)
 
     deid_state = models.CharField(max_length=16, choices=Deid.choices, default=Deid.DONE)
     deid_text = models.TextField(blank=True)
@@ -132,6 +135,11 @@ class ClinicalNote(models.Model):
                 condition=models.Q(status="pending") | models.Q(raw_encrypted=""),
                 name="note_raw_purged_when_decided",
             ),
+        ]
+        indexes = [
+            # Output scanning asks `raw_shingles && ARRAY[…]` (and the same of deid_shingles).
+            GinIndex(fields=["raw_shingles"], name="note_raw_shingles_gin"),
+            GinIndex(fields=["deid_shingles"], name="note_deid_shingles_gin"),
         ]
 
     def __str__(self) -> str:

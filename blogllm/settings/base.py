@@ -223,6 +223,16 @@ MEDIA_ROOT = DATA_DIR / "media"
 # Largest blog export accepted by the web upload (manage.py import_posts has no limit).
 MAX_IMPORT_MB = env_int("BLOGLLM_MAX_IMPORT_MB", 1024, minimum=1)
 
+# Clinical notes (compliance/). A note longer than this is refused; the de-identification engine
+# gets DEID_TIME_LIMIT seconds a note (a re-run asked for by a reviewer gets the longer limit),
+# and a note that runs past it is withheld for manual review, never passed on un-redacted.
+MAX_NOTE_CHARS = env_int("BLOGLLM_MAX_NOTE_CHARS", 1_000_000, minimum=1)
+DEID_TIME_LIMIT = env_int("BLOGLLM_DEID_TIME_LIMIT", 10, minimum=1)
+DEID_RERUN_TIME_LIMIT = env_int("BLOGLLM_DEID_RERUN_TIME_LIMIT", 6 * DEID_TIME_LIMIT, minimum=1)
+DEID_MODE = env_str("BLOGLLM_DEID_MODE", "surrogate")  # or "placeholder": [NAME], [DATE], …
+if DEID_MODE not in ("surrogate", "placeholder"):
+    raise ImproperlyConfigured('BLOGLLM_DEID_MODE must be "surrogate" or "placeholder".')
+
 # --- E-mail
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
