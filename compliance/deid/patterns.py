@@ -1,0 +1,537 @@
+"""Layer 1: validated patterns for identifiers with a shape (dates, numbers, addresses).
+
+Every regex here is linear: quantified groups are separated by fixed delimiters or bounded, so a
+hostile note cannot make one backtrack catastrophically.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from .lexicon import HOLIDAYS, US_STATES
+from .spans import Deadline, Span
+
+Add = Callable[..., None]
+
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+_ORD = r"(?:st|nd|rd|th)"
+_YEAR = r"(?:\d{4}|'\d{2})"
+
+DATE_RES = [
+    # March 4th, 2021 / Mar. 4 / Jan 5th
+    re.compile(rf"\b{_MONTH}\.?\s+\d{{1,2}}{_ORD}?\b(?:\s*,?\s*{_YEAR}\b)?", re.I),
+    # 5 January 2021 / 4th of March
+    re.compile(rf"\b\d{{1,2}}{_ORD}?\s+(?:of\s+)?{_MONTH}\b\.?(?:\s*,?\s*{_YEAR}\b)?", re.I),
+    # March 2021 / Sept of 2019
+    re.compile(rf"\b{_MONTH}\.?\s*,?\s+(?:of\s+)?\d{{4}}\b", re.I),
+    # 05-Jan-2021
+    re.compile(rf"\b\d{{1,2}}[-/ ]{_MONTH}[-/ ]\d{{2,4}}\b", re.I),
+    # 2021-03-04, 2021/3/4
+    re.compile(r"(?<![\d/.-])(?:19|20)\d{2}([-/.])\d{1,2}\1\d{1,2}(?![\d/-])"),
+    # 3/4/2021, 03-04-21, 3.4.21
+    re.compile(r"(?<![\d/.-])\d{1,2}([-/.])\d{1,2}\1(?:\d{4}|\d{2})(?![\d/-]|\.\d)"),
+    # 3/2021
+    re.compile(r"(?<![\d/.-])(?:0?[1-9]|1[0-2])/(?:19|20)\d{2}(?![\d/-])"),
+    re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b", re.I),
+    re.compile(r"\b(?:" + "|".join(re.escape(h) for h in HOLIDAYS) + r")\b", re.I),
+    re.compile(r"\bbirthday\b", re.I),
+]
+_MAY_RE = re.compile(
+    r"\b(?:early|mid|late|in|since|until|by|during|last|next|this|of|from)[\s-](May|MAY)\b", re.I
+)
+_FULL_MONTH = re.compile(
+    r"\b(?:January|February|March|April|June|July|August|September|October|November|December"
+    r"|JANUARY|FEBRUARY|MARCH|APRIL|JUNE|JULY|AUGUST|SEPTEMBER|OCTOBER|NOVEMBER|DECEMBER)\b"
+)
+_MONTH_DAY = re.compile(r"(?<![\d/.,-])(\d{1,2})/(\d{1,2})(?![\d/%]|\.\d)")
+_NOT_DATE_BEFORE = re.compile(
+    r"(?:\bbp|b/p|blood pressure|pressure|\bpain|strength|power|motor|murmur|grade|score|scale"
+    r"|ratio|reflex(?:es)?|dtrs?|gcs|apgar|rated?|\bx|\bout of|\bsbp|\bdbp|\bvision|acuity"
+    r"|\bva|\bdose|\btake|\btab(?:let)?s?|\bvitals?|\bpupils?|\bgravida|\bg\d|\bp\d|->|→)"
+    r"[\s:=-]*(?:was|is|of|at)?[\s:=-]*$",
+    re.I,
+)
+_NOT_DATE_AFTER = re.compile(
+    r"^\s*(?:mm\s*hg|mmhg|pain|strength|murmur|systolic|diastolic|bilat|throughout|in all|of\b"
+    r"|tabs?\b|tablets?\b|dose|power|score|scale|on the|at rest|with|sec|min|\(|cm|mm|mg|ml"
+    r"|%|x\b|times|power|in\b|motor|reflex|->|→)",
+    re.I,
+)
+_DATE_CUE_BEFORE = re.compile(
+    r"(?:\bon|\bsince|\bfrom|\buntil|\bdated?|\bdob|\badmitted|\bdischarged|\bseen|\bvisit"
+    r"|\bthrough|\bby|\bbefore|\bafter|\bsurgery|\bdos|\bdoa)\s*:?\s*$",
+    re.I,
+)
+_ORDINAL_DAY = re.compile(
+    r"\bthe\s+(\d{1,2}(?:st|nd|rd|th))\b(?=\s*(?:$|[.,;:)!?]|(?:of|at|and|when|to|through|in"
+    r"|for|after|before|until|around|or|she|he|they|we|the|pt|patient|by|with|was|is|during"
+    r"|this|last|next)\b))",
+    re.I,
+)
+
+_AGE_NUM = r"(9\d|1[01]\d)"
+AGE_RES = [
+    re.compile(
+        rf"(?<![\d.,/])\b{_AGE_NUM}\s*-?\s*(?=(?:y/?o\b|y\.o\.?|yrs?\b|years?\b|yr-old|year-old"
+        r"|yo[fm]?\b|y[fm]\b|[fm]\b|-?year))",
+        re.I,
+    ),
+    re.compile(rf"\b(?:aged?|age of|age:|turned|turns|turning)\s*:?\s*{_AGE_NUM}\b(?!\s*%)", re.I),
+    re.compile(
+        rf"\b(?:patient|pt|she|he|who|mother|father|mom|dad)\s+(?:is|was)\s+{_AGE_NUM}\b"
+        r"(?!\s*(?:%|mg|kg|lb|bpm|mm|/|\.\d|percent|beats|over))",
+        re.I,
+    ),
+    re.compile(r"\b(?:in\s+(?:his|her|their|the)\s+(?:early\s+|mid\s+|late\s+)?)(9\d'?s)\b", re.I),
+    re.compile(r"\b(?:in\s+(?:his|her|their)\s+(?:early\s+|mid\s+|late\s+)?)(nineties)\b", re.I),
+    re.compile(
+        rf"\b(?:died|passed away|passed|deceased|death|expired)\s+(?:at|aged?)\s+(?:age\s+)?"
+        rf"{_AGE_NUM}\b",
+        re.I,
+    ),
+    re.compile(
+        r"\b(?:mother|father|grandmother|grandfather|husband|wife|aunt|uncle|sister|brother"
+        rf"|spouse|mom|dad|neighbou?r|friend)\s*(?:\([^)\n]{{0,40}}\)\s*)?[,(]\s*{_AGE_NUM}"
+        r"\s*[,;:)]",
+        re.I,
+    ),
+]
+_AGE_WORDS = re.compile(
+    r"\b((?:ninety|one[\s-]hundred(?:[\s-]and)?|a[\s-]hundred(?:[\s-]and)?)(?:[\s-]+(?:one|two"
+    r"|three|four|five|six|seven|eight|nine|ten))?)(?=[\s-]+(?:years?|yo\b|y/o|-year)|\s*(?:yo|y/o))",
+    re.I,
+)
+_AGE_WORDS_CUE = re.compile(
+    r"\b(?:aged?|age of|turned|turns|is|was)\s+((?:ninety|one[\s-]hundred|a hundred)"
+    r"(?:[\s-]+(?:one|two|three|four|five|six|seven|eight|nine))?)\b",
+    re.I,
+)
+_BORN = re.compile(
+    r"\b(?:born(?:\s+in)?|b\.|yob|year of birth:?|dob:?|birth year:?)\s*((?:18|19)\d{2})\b", re.I
+)
+
+_TEMP_BEFORE = re.compile(r"(?:\btemp(?:erature)?|\bt|°|\btmax|\bfever of)\s*:?\s*$", re.I)
+
+PHONE_RE = re.compile(
+    r"(?<![\w/.-])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s*|\d{3}[\s.-])\d{3}[\s.-]\d{4}"
+    r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,6})?(?![\w-]|\.\d)",
+    re.I,
+)
+PHONE_INTL_RE = re.compile(r"(?<![\w+])\+\d{1,3}(?:[\s.-]\(?\d{1,5}\)?){2,5}(?![\w-])")
+PHONE_LOCAL_RE = re.compile(r"(?<![\w/.-])\d{3}-\d{4}(?![\w-])")
+PHONE_EXT_RE = re.compile(r"\b(?:ext\.?|extension|x)\s*(\d{3,6})\b", re.I)
+PHONE_CUE = re.compile(
+    r"(?:call|phone|tel|telephone|cell|mobile|pager|page|beeper|contact|reach|number|#|home"
+    r"|work|ph|c|h|w|p|m|fax|f)\s*[.:#]?\s*(?:is|at|number|no\.?)?\s*:?\s*$",
+    re.I,
+)
+PHONE_BARE_RE = re.compile(r"(?<![\w.-])\d{10}(?![\w-])")
+FAX_CUE = re.compile(
+    r"(?:\bfax|\bfacsimile|\bf\s*[:#.]|\bfx\s*[:#.]?)[^\n\d]{0,15}$",
+    re.I,
+)
+EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,6}")
+URL_RE = re.compile(
+    r"\b(?:(?:https?|ftp)://|www\.)[^\s<>\"'()\[\]]{2,2000}|"
+    r"(?<![@\w.-])(?:[a-z0-9-]{1,63}\.){1,4}(?:com|org|net|edu|gov|io|us|info|biz|health|co"
+    r"|me|uk|ca|de|fr|ly|app|site)\b(?:/[^\s<>\"'()\[\]]{0,2000})?",
+    re.I,
+)
+IPV4_RE = re.compile(
+    r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+    r"(?![\d]|\.\d)"
+)
+IPV6_RE = re.compile(
+    r"(?<![\w:])(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}"
+    r"|(?:[0-9a-f]{1,4}:){1,7}:(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?"
+    r"|::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6}))(?![\w:])",
+    re.I,
+)
+MAC_RE = re.compile(r"(?<![\w:-])(?:[0-9a-f]{2}[:-]){5}[0-9a-f]{2}(?![\w:-])", re.I)
+SSN_RE = re.compile(r"(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])")
+SSN_MASKED_RE = re.compile(r"(?<![\w-])[xX*#]{3}-?[xX*#]{2}-?\d{4}(?![\w-])")
+SSN_CUE_RE = re.compile(
+    r"\b(?:ssn|ss#|s\.s\.n\.?|soc(?:ial)?\.?\s*sec(?:urity)?(?:\s*(?:no|number|#))?)"
+    r"[^\d\n]{0,40}?(\d{3}[- ]?\d{2}[- ]?\d{4}|\d{4})(?!\d)",
+    re.I,
+)
+
+# The identifier itself: a first group, then up to four more separated by a space or a dash
+# ("CDL 984 034 442", "SN 24-FUMGK", "plate GUN 173"); it must hold a digit somewhere.
+_ID_PART = (
+    r"(?=[A-Za-z0-9/.:\- ]{0,40}\d)((?:[A-Z0-9][A-Z0-9/.:-]{0,40}[A-Z0-9])|[A-Z0-9])"
+    r"((?: [A-Z0-9][A-Z0-9/-]{0,20}){0,4})"
+)
+_FILLER = (
+    r"(?:[\s:#.=(-]|\b(?:no|num|number|id|is|of|was|reads?|ending in|ends in|code|with)\b){0,12}"
+)
+
+
+def _context_re(keywords: str) -> re.Pattern[str]:
+    return re.compile(rf"\b(?:{keywords})\b{_FILLER}{_ID_PART}", re.I)
+
+
+CONTEXT_IDS: list[tuple[str, re.Pattern[str]]] = [
+    (
+        # "MR" only before a number or ":"/"#": "Mr. John Smith on 555-…" is a title and a phone.
+        "MRN",
+        _context_re(
+            r"mrn|mr#|mr(?=\s*[:#]|\s+\d)|med(?:ical)?\s*rec(?:ord)?s?|record|chart|hospital\s*#"
+            r"|unit\s*no|patient\s*id|pt\s*id|ehr\s*id|emr\s*id"
+        ),
+    ),
+    (
+        "HEALTH_PLAN",
+        _context_re(
+            r"member(?:ship)?|policy|insurance(?:\s*(?:id|card))?|subscriber|health\s*plan"
+            r"|plan\s*(?:id|#|no|number)|group\s*(?:id|#|no|number)|medicare|medicaid|beneficiary"
+            r"|hicn|mbi|bcbs|insured|payer\s*id"
+        ),
+    ),
+    (
+        "ACCOUNT",
+        _context_re(
+            r"acc(?:oun)?t|acct|billing|invoice|bank\s*account|credit\s*card|card|routing|iban"
+        ),
+    ),
+    (
+        "VEHICLE",
+        _context_re(
+            r"(?:license|licence)\s*plate|plate|tag|vin|vehicle(?:\s*identification)?|registration"
+            r"|truck|car|sedan|suv|van|pickup|motorcycle|minivan|jeep"
+        ),
+    ),
+    (
+        "LICENSE",
+        _context_re(
+            r"(?:driver'?s|drivers|driving)\s*(?:license|licence|lic)|dl|cdl|(?:license|licence)"
+            r"(?!\s*plate)|lic|dea|npi|state\s*license|medical\s*license|certificate|cert"
+            r"|board\s*certification|registration\s*no|passport"
+        ),
+    ),
+    (
+        "DEVICE",
+        _context_re(
+            r"serial|s/n|sn|udi|device(?:\s*(?:id|identifier))?|model|lot|imei|implant(?:\s*id)?"
+            r"|pacemaker|icd\s*serial|pump\s*serial|defibrillator|hearing\s*aid|stimulator"
+            r"|catalog|ref"
+        ),
+    ),
+    (
+        "BIOMETRIC",
+        _context_re(
+            r"(?:fingerprint|finger\s*print|thumbprint|retina[l]?|iris|voice\s*print|voiceprint"
+            r"|palm\s*print|facial|face|biometric|dna|gait)(?:\s*(?:scan|template|print|sample"
+            r"|profile|record|signature|recognition|geometry))?"
+        ),
+    ),
+    (
+        "ID",
+        _context_re(
+            r"id|identifier|badge|employee|case|claim|study|reference|ref\s*#|account\s*holder"
+            r"|tracking|ticket|specimen|accession|barcode|wristband|bracelet"
+        ),
+    ),
+]
+_ID_LOOKS_LIKE_UNIT = re.compile(
+    r"^\d{1,5}(?:\.\d+)?(?:mg|mcg|ml|g|kg|lb|lbs|cm|mm|units?|mmhg|%|bpm|hrs?|h|min|mins)$", re.I
+)
+DEA_RE = re.compile(r"\b[A-Z][A-Z9]\d{7}\b")
+VIN_RE = re.compile(
+    r"\b(?=[A-HJ-NPR-Z0-9]{0,16}\d)(?=[A-HJ-NPR-Z0-9]{0,16}[A-HJ-NPR-Z])"
+    r"[A-HJ-NPR-Z0-9]{17}\b"
+)
+UDI_RE = re.compile(r"\(01\)\d{14}(?:\(\d{2}\)[\w.-]{1,20}){0,4}")
+PHOTO_RE = re.compile(
+    r"(?<![\w.-])[\w-]{1,80}(?:\.[\w-]{1,40}){0,3}\.(?:jpe?g|png|gif|bmp|tiff?|heic|heif|webp"
+    r"|dcm|raw|svg|mov|mp4|avi)\b",
+    re.I,
+)
+TATTOO_RE = re.compile(
+    r"\btattoo(?:ed|s)?\b[^\n\"'“‘]{0,60}?(?:[\"“]([^\"”\n]{1,80})[\"”]"
+    r"|['‘]((?:[^'’\n]|['’](?=\w)){1,80})['’])",
+    re.I,
+)
+TATTOO_BARE_RE = re.compile(
+    r"\btattoo(?:ed|s)?\s+(?:reading|that reads|which reads|saying|that says|says|reads|of"
+    r"|with)\s+(?![\"'“‘])([A-Z0-9][A-Z0-9&+ ]{0,40}[A-Z0-9])",
+)
+GENERIC_ID_RE = re.compile(
+    r"(?<![\w/.-])(?=[A-Za-z0-9-]{0,40}\d)[A-Za-z0-9][A-Za-z0-9-]{5,40}"
+    r"(?![\w/]|\.\w)"
+)
+_LOINC_OR_ICD = re.compile(r"^(?:\d{3,5}-\d|[A-Z]\d{2}(?:\.\d{1,4})?|\d{5}|[A-Z]{1,3}-?\d{1,3})$")
+
+_STATE_ABBR = "|".join(US_STATES)
+_STATE_NAMES = "|".join(re.escape(s) for s in US_STATES.values())
+ZIP_RES = [
+    re.compile(rf"(?:\b(?:{_STATE_ABBR})\.?|\b(?:{_STATE_NAMES}))\s*,?\s+(\d{{5}}(?:-\d{{4}})?)\b"),
+    re.compile(rf"(?i:\b(?:{_STATE_NAMES}))\s*,?\s+(\d{{5}}(?:-\d{{4}})?)\b"),
+    re.compile(
+        r"(?i:\b(?:zip|zip\s*code|zipcode|postal\s*code|postcode)\b)[\s:#-]{0,5}"
+        r"(\d{5}(?:-\d{4})?)\b"
+    ),
+    re.compile(r"(?<![\d-])(\d{5}-\d{4})(?![\d-])"),
+]
+_STREET_SUFFIX = (
+    r"(?:Street|St|Avenue|Ave|Av|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Circle|Cir|Way"
+    r"|Place|Pl|Terrace|Ter|Parkway|Pkwy|Highway|Hwy|Trail|Trl|Square|Sq|Alley|Loop|Pike|Row|Path"
+    r"|Crescent|Close|Plaza|Turnpike|Expressway|Freeway"
+    r"|STREET|ST|AVENUE|AVE|ROAD|RD|BOULEVARD|BLVD|LANE|LN|DRIVE|DR|COURT|CT|CIRCLE|CIR|WAY"
+    r"|PLACE|PL|TERRACE|PARKWAY|PKWY|HIGHWAY|HWY|TRAIL|SQUARE|LOOP|PIKE|PLAZA)"
+)
+STREET_RE = re.compile(
+    r"\b\d{1,6}[A-Za-z]?(?:-\d{1,4})?\s+((?:[A-Z0-9][\w'’.-]{0,30}\s+){1,4}?)"
+    + _STREET_SUFFIX
+    + r"\b\.?(?:\s*,?\s*(?:(?i:apt|apartment|unit|suite|ste|fl|floor|rm|room|bldg)\.?\s*#?|#)\s*"
+    r"[\w-]{1,8})?"
+)
+_STREET_STOP = {
+    "by", "ago", "with", "to", "and", "the", "of", "for", "in", "on", "at", "from", "seen", "was",
+    "weeks", "days", "months", "years", "hours", "times", "mg", "ml", "tabs", "visits", "per",
+    "is", "a", "an", "then", "after", "before", "since", "called", "told", "saw", "met", "not",
+    "dear", "pt", "patient", "am", "pm",
+}  # fmt: skip
+PO_BOX_RE = re.compile(r"\b(?:P\.?\s?O\.?\s*Box|Post\s+Office\s+Box)\s+\d{1,8}\b", re.I)
+ROOM_RE = re.compile(
+    r"\b(?:room|rm|bed|ward|bay|suite|ste|floor|pod|cubicle|apt|apartment)\.?\s*(?:#|no\.?)?\s*"
+    r"(\d{1,5}[A-Z]?(?:-[A-Z0-9]{1,3})?|[A-Z]-?\d{1,4}[A-Z]?)\b",
+    re.I,
+)
+COUNTY_RE = re.compile(
+    r"\b((?:[A-Z][\w'’.-]{1,30}\s+){1,3}(?:County|Parish|Borough|Township|Twp|COUNTY|PARISH"
+    r"|BOROUGH|TOWNSHIP))\b"
+)
+NEIGHBORHOOD_RE = re.compile(
+    r"\b(?:neighbou?rhood|area|district|section|suburb|community|village|town)\s+(?:of|called)"
+    r"\s+((?:[A-Z][\w'’.-]{1,30})(?:\s+[A-Z][\w'’.-]{1,30}){0,3})",
+    re.I,
+)
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def npi_valid(number: str) -> bool:
+    return len(number) == 10 and number.isdigit() and _luhn_ok("80840" + number)
+
+
+def dea_valid(code: str) -> bool:
+    d = [int(c) for c in code[2:]]
+    return (d[0] + d[2] + d[4] + 2 * (d[1] + d[3] + d[5])) % 10 == d[6]
+
+
+def ssn_valid(area: str, group: str, serial: str) -> bool:
+    return area not in {"000", "666"} and area[0] != "9" and group != "00" and serial != "0000"
+
+
+def find_dates(text: str, add: Add, deadline: Deadline) -> None:
+    for rx in DATE_RES:
+        for m in rx.finditer(text):
+            add(m.start(), m.end(), "DATE")
+        deadline.check()
+    for m in _MAY_RE.finditer(text):
+        if m.group(1)[0] == "M":
+            add(m.start(1), m.end(1), "DATE", confidence=0.8)
+    for m in _FULL_MONTH.finditer(text):
+        add(m.start(), m.end(), "DATE", confidence=0.8)
+    for m in _MONTH_DAY.finditer(text):
+        month, day = int(m.group(1)), int(m.group(2))
+        if not (1 <= month <= 12 and 1 <= day <= 31):
+            continue
+        before = text[max(0, m.start() - 30) : m.start()]
+        after = text[m.end() : m.end() + 15]
+        if _DATE_CUE_BEFORE.search(before) or not (
+            _NOT_DATE_BEFORE.search(before) or _NOT_DATE_AFTER.match(after)
+        ):
+            add(m.start(), m.end(), "DATE", confidence=0.85)
+    for m in _ORDINAL_DAY.finditer(text):
+        add(m.start(1), m.end(1), "DATE")
+    deadline.check()
+
+
+def find_ages(text: str, add: Add, deadline: Deadline) -> None:
+    for rx in AGE_RES:
+        for m in rx.finditer(text):
+            before = text[max(0, m.start() - 12) : m.start(1)]
+            if rx is AGE_RES[0] and _TEMP_BEFORE.search(before):
+                continue
+            add(m.start(1), m.end(1), "AGE")
+    for rx in (_AGE_WORDS, _AGE_WORDS_CUE):
+        for m in rx.finditer(text):
+            add(m.start(1), m.end(1), "AGE")
+    limit = datetime.now(UTC).year - 90
+    for m in _BORN.finditer(text):
+        if int(m.group(1)) <= limit:
+            add(m.start(1), m.end(1), "AGE")
+    deadline.check()
+
+
+def find_contact(text: str, add: Add, deadline: Deadline) -> None:
+    def phone(start: int, end: int, confidence: float = 1.0) -> None:
+        before = text[max(0, start - 25) : start]
+        add(start, end, "FAX" if FAX_CUE.search(before) else "PHONE", confidence=confidence)
+
+    for rx in (PHONE_RE, PHONE_INTL_RE):
+        for m in rx.finditer(text):
+            phone(m.start(), m.end())
+    for rx in (PHONE_LOCAL_RE, PHONE_BARE_RE):
+        for m in rx.finditer(text):
+            if PHONE_CUE.search(text[max(0, m.start() - 20) : m.start()]):
+                phone(m.start(), m.end(), 0.8)
+    for m in PHONE_EXT_RE.finditer(text):
+        if re.search(
+            r"(?:call|phone|tel|ext|extension|pager|at)\W*$", text[: m.start()][-15:], re.I
+        ):
+            phone(m.start(1), m.end(1), 0.7)
+    deadline.check()
+    for m in EMAIL_RE.finditer(text):
+        add(m.start(), m.end(), "EMAIL")
+    for m in URL_RE.finditer(text):
+        end = m.end()
+        while end > m.start() and text[end - 1] in ".,;:!?":
+            end -= 1
+        if PHOTO_RE.fullmatch(text, m.start(), end):
+            continue
+        add(m.start(), end, "URL")
+    for m in IPV4_RE.finditer(text):
+        add(m.start(), m.end(), "IP")
+    for m in IPV6_RE.finditer(text):
+        value = m.group()
+        if (
+            len(value) >= 6
+            and sum(ch == ":" for ch in value) >= 2
+            and any(c.isdigit() for c in value)
+        ):
+            add(m.start(), m.end(), "IP")
+    for m in MAC_RE.finditer(text):
+        add(m.start(), m.end(), "DEVICE")
+    deadline.check()
+
+
+def _id_span(m: re.Match[str]) -> tuple[int, int]:
+    """Keep extra groups while they hold digits, or are a short code before digits ('GUN 173')."""
+    start, end = m.start(1), m.end(1)
+    first = m.group(1)
+    groups = m.group(2).split()
+    pos = m.start(2)
+    has_digit = any(ch.isdigit() for ch in first)
+    code = first.isupper() and len(first) <= 4 and first.lower() not in {"id", "no", "num"}
+    if not has_digit and not code:
+        if not groups:
+            return start, end
+        # a word like "reference" or "ID" is no part of the identifier: start at the digits
+        previous: tuple[int, str] | None = None
+        for group in groups:
+            pos = m.string.index(group, pos)
+            if any(ch.isdigit() for ch in group):
+                code = previous and previous[1].isupper() and len(previous[1]) <= 4
+                if code and previous[1].lower() not in {"id", "no", "num"}:
+                    return previous[0], pos + len(group)  # "plate MFJ 218"
+                return pos, pos + len(group)
+            previous = (pos, group)
+            pos += len(group)
+        return start, end
+    for k, group in enumerate(groups):
+        pos = m.string.index(group, pos)
+        digits = any(ch.isdigit() for ch in group)
+        short_code = group.isupper() and len(group) <= 4 and k + 1 < len(groups)
+        if digits or (not has_digit and short_code):
+            end = pos + len(group)
+            has_digit = has_digit or digits
+        else:
+            break
+        pos += len(group)
+    while end > start and m.string[end - 1] in ".:/-":
+        end -= 1
+    return start, end
+
+
+def find_numbers(text: str, add: Add, deadline: Deadline) -> None:
+    for m in SSN_RE.finditer(text):
+        ok = ssn_valid(m.group(1), m.group(3), m.group(4))
+        if m.group(2) == "-" or ok:
+            add(m.start(), m.end(), "SSN", confidence=1.0 if ok else 0.8)
+    for m in SSN_MASKED_RE.finditer(text):
+        add(m.start(), m.end(), "SSN")
+    for m in SSN_CUE_RE.finditer(text):
+        add(m.start(1), m.end(1), "SSN")
+    deadline.check()
+    for label, rx in CONTEXT_IDS:
+        for m in rx.finditer(text):
+            start, end = _id_span(m)
+            value = text[start:end]
+            if not any(ch.isdigit() for ch in value) or _ID_LOOKS_LIKE_UNIT.match(value):
+                continue
+            if label == "ID" and len(value) < 3:
+                continue
+            add(start, end, label, detector="context", confidence=0.9)
+        deadline.check()
+    for m in DEA_RE.finditer(text):
+        if dea_valid(m.group()):
+            add(m.start(), m.end(), "LICENSE")
+    for m in VIN_RE.finditer(text):
+        add(m.start(), m.end(), "VEHICLE", confidence=0.9)
+    for m in UDI_RE.finditer(text):
+        add(m.start(), m.end(), "DEVICE")
+    for m in PHOTO_RE.finditer(text):
+        add(m.start(), m.end(), "PHOTO")
+    for rx in (TATTOO_RE, TATTOO_BARE_RE):
+        for m in rx.finditer(text):
+            group = 1 if m.group(1) else 2
+            add(m.start(group), m.end(group), "ID", detector="context")
+    for m in GENERIC_ID_RE.finditer(text):
+        value = m.group()
+        digits = sum(ch.isdigit() for ch in value)
+        if digits >= 4 and not _LOINC_OR_ICD.match(value) and not _ID_LOOKS_LIKE_UNIT.match(value):
+            add(m.start(), m.end(), "ID", confidence=0.6)
+    deadline.check()
+
+
+def find_places(text: str, add: Add, deadline: Deadline) -> None:
+    for m in STREET_RE.finditer(text):
+        middle = m.group(1).split()
+        if any(w.lower().strip(".,") in _STREET_STOP for w in middle):
+            continue
+        if re.match(r"\.?\s+[A-Z][a-z]", text[m.end() : m.end() + 4]) and re.search(
+            r"(?:Dr|St|DR|ST)\.?$", m.group()
+        ):
+            continue  # "Dr. Brannigan", "St. Mary's": a title, not a street
+        add(m.start(), m.end(), "STREET")
+    for m in PO_BOX_RE.finditer(text):
+        add(m.start(), m.end(), "STREET")
+    for rx in ZIP_RES:
+        for m in rx.finditer(text):
+            add(m.start(1), m.end(1), "ZIP")
+    for m in ROOM_RE.finditer(text):
+        add(m.start(1), m.end(1), "LOCATION", confidence=0.8)
+    for m in COUNTY_RE.finditer(text):
+        add(m.start(1), m.end(1), "LOCATION")
+    for m in NEIGHBORHOOD_RE.finditer(text):
+        add(m.start(1), m.end(1), "LOCATION", detector="context", confidence=0.8)
+    deadline.check()
+
+
+def find_patterns(text: str, deadline: Deadline) -> list[Span]:
+    spans: list[Span] = []
+
+    def add(
+        start: int, end: int, label: str, detector: str = "pattern", confidence: float = 1.0
+    ) -> None:
+        spans.append(Span(start, end, label, detector, confidence))
+
+    for finder in (find_dates, find_ages, find_contact, find_numbers, find_places):
+        finder(text, add, deadline)
+    return spans
