@@ -31,6 +31,8 @@ DEMO_USERS = [
     ("author@demo.blogllm.test", Role.AUTHOR, "Maren", "Holt"),
     ("editor@demo.blogllm.test", Role.EDITOR, "Eddie", "Editor"),
     ("officer@demo.blogllm.test", Role.COMPLIANCE_OFFICER, "Olive", "Officer"),
+    # A second officer uploaded the demo's clinical notes: nobody reviews their own upload.
+    ("uploader@demo.blogllm.test", Role.COMPLIANCE_OFFICER, "Uma", "Uploader"),
     ("admin@demo.blogllm.test", Role.ADMIN, "Alex", "Admin"),
 ]
 
@@ -93,6 +95,7 @@ def seed() -> list[DemoLogin]:
         logins[email] = login
     _write_logins(logins)
     seed_demo_posts(User.objects.get(email=DEMO_USERS[0][0]))
+    seed_demo_notes(User.objects.get(email="uploader@demo.blogllm.test"))
     return list(logins.values())
 
 
@@ -103,6 +106,28 @@ def seed_demo_posts(author: User) -> int:
 
     report = import_items(iter_import(DEMO_CORPUS), by=author)
     return sum(1 for line in report if line.outcome == "imported")
+
+
+DEMO_NOTES = 6
+
+
+def seed_demo_notes(uploader: User) -> int:
+    """A few synthetic clinical notes (invented people) waiting in the officers' review queue;
+    added once: a later run, or a queue someone has worked through, is left alone."""
+    from compliance.deid.synthetic import generate_corpus
+    from compliance.models import ClinicalNote
+    from compliance.services import note_create
+
+    if ClinicalNote.objects.filter(uploaded_by=uploader).exists():
+        return 0
+    for note in generate_corpus(DEMO_NOTES, seed=2026):
+        note_create(
+            text=note.text,
+            by=uploader,
+            title=f"Synthetic {note.kind} note",
+            source=ClinicalNote.Source.PASTE,
+        )
+    return DEMO_NOTES
 
 
 def totp_code(email: str) -> str:

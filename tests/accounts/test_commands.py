@@ -40,15 +40,28 @@ def test_seed_demo_is_idempotent_and_keeps_the_passwords(settings, tmp_path) -> 
     settings.DATA_DIR = tmp_path
     first = {login.email: login for login in demo.seed()}
     second = {login.email: login for login in demo.seed()}
-    assert first.keys() == second.keys() and len(first) == 4
+    assert first.keys() == second.keys() and len(first) == len(demo.DEMO_USERS) == 5
     assert all(first[e].password == second[e].password for e in first)
-    assert User.objects.filter(email__endswith="@demo.blogllm.test").count() == 4
+    assert User.objects.filter(email__endswith="@demo.blogllm.test").count() == 5
     for email, login in second.items():
         assert User.objects.get(email=email).check_password(login.password)
 
     logins_file = tmp_path / "demo-logins.json"
     assert stat.S_IMODE(logins_file.stat().st_mode) == 0o600
-    assert len(json.loads(logins_file.read_text())) == 4
+    assert len(json.loads(logins_file.read_text())) == 5
+
+
+@pytest.mark.django_db
+def test_the_demo_seeds_clinical_notes_for_the_other_officer_to_review(settings, tmp_path) -> None:  # noqa: ANN001
+    from compliance.models import ClinicalNote
+
+    settings.DATA_DIR = tmp_path
+    demo.seed()
+    demo.seed()  # a second run adds none
+    notes = ClinicalNote.objects.all()
+    assert notes.count() == demo.DEMO_NOTES
+    assert {n.uploaded_by.email for n in notes} == {"uploader@demo.blogllm.test"}
+    assert all(n.status == "pending" and n.findings.exists() for n in notes)
 
 
 @pytest.mark.django_db
