@@ -450,6 +450,9 @@ def find_institutions(text: str, deadline: Deadline) -> list[Span]:
     return spans
 
 
+_ABBREVIATIONS = {"st", "co", "inc", "corp", "ltd", "dr", "mt", "ft", "bros", "assn", "jr", "sr"}
+
+
 def _trim_tail(text: str, start: int, end: int) -> int:
     """Cut a cue-captured run at its first everyday word (keeps 'Acme Corp', drops 'On Monday')."""
     last = start
@@ -461,6 +464,11 @@ def _trim_tail(text: str, start: int, end: int) -> int:
         if f in _LEAD_STOP and f not in {"of", "and"}:
             break
         last = m.end()
+        # A full stop after a word that is no abbreviation ends the sentence, and the name:
+        # "seen at Lakeside Medical Center. She …" must not take "She".
+        sentence_ends = text[last : last + 1] == "." and text[last + 1 : last + 2].isspace()
+        if sentence_ends and f not in _ABBREVIATIONS:
+            break
     while last > start and text[last - 1] in "-.&":
         last -= 1
     return last

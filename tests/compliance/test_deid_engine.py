@@ -323,3 +323,11 @@ def test_the_time_limit_raises_deid_timeout():
 
 def test_no_time_limit_means_no_timeout():
     assert find_spans("Dr. Smith", time_limit=None)
+
+
+def test_a_place_named_after_a_cue_ends_with_its_sentence():
+    text = "Seen at Lakeside Regional Medical Center. She is stable. Mr. Lee called 555-201-3344."
+    spans = find_spans(text)
+    assert not any("She" in text[s.start : s.end] for s in spans)
+    # "Mr." is a title here, not a medical-record cue: the number is a phone.
+    assert ("PHONE", "555-201-3344") in {(s.label, text[s.start : s.end]) for s in spans}
