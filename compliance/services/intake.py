@@ -158,8 +158,9 @@ def note_batch_create(
 
 
 def batch_task_id(batch: NoteBatch) -> str:
-    """The Celery task id of a batch's run: fixed, so its page can poll the progress bar."""
-    return f"note-batch-{batch.id}"
+    """The Celery task id of a batch's run, so its page can poll the progress bar. The upload
+    time makes it unique: ids restart after a database reset, but results in Redis outlive it."""
+    return f"note-batch-{batch.id}-{batch.created_at:%Y%m%d%H%M%S%f}"
 
 
 def _cell(row: dict, name: str) -> str | None:

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from compliance.audit import Action
 from compliance.models import AuditEvent, ClinicalNote, DeidFinding, NoteBatch
+from compliance.services.intake import batch_task_id
 from tests.compliance.factories import NOTE_TEXT, make_note, make_officer, with_totp
 
 S = ClinicalNote.Status
@@ -230,7 +231,7 @@ def test_a_csv_batch_runs_in_the_worker_to_100_percent(client, celery_worker_pro
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        progress = client.get(reverse("job", args=[f"note-batch-{batch.id}"])).json()
+        progress = client.get(reverse("job", args=[batch_task_id(batch)])).json()
         if progress["finished"]:
             break
         time.sleep(0.3)

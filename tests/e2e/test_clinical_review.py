@@ -2,6 +2,7 @@
 highlighted findings beside the raw text, marks a missed word and approves. The uploader is
 never offered the decision."""
 
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ from allauth.mfa.totp.internal.auth import (
 )
 
 from accounts.roles import Role
-from compliance.models import ClinicalNote, DeidFinding
+from compliance.models import ClinicalNote, DeidFinding, NoteChunk
+from compliance.selectors import note_chunk_search
 from tests.accounts.factories import PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -54,7 +56,7 @@ def sign_in_with_totp(browser, live_server, user, secret):  # noqa: ANN001, ANN2
     return page
 
 
-def test_paste_review_mark_and_approve(browser, live_server) -> None:  # noqa: ANN001
+def test_paste_review_mark_and_approve(browser, live_server, celery_worker_process) -> None:  # noqa: ANN001
     assert get_adapter() is not None  # allauth's MFA app is installed
     uploader, uploader_secret = officer_with_totp()
     reviewer, reviewer_secret = officer_with_totp()
@@ -97,3 +99,10 @@ def test_paste_review_mark_and_approve(browser, live_server) -> None:  # noqa: A
     assert note.status == ClinicalNote.Status.APPROVED and note.reviewed_by == reviewer
     assert note.raw_encrypted == ""
     assert DeidFinding.objects.filter(note=note).exists()
+    # The worker embeds the approved note for clinical retrieval (and finishes before teardown
+    # empties the tables under it).
+    deadline = time.monotonic() + 90
+    while not NoteChunk.objects.filter(note=note).exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    hits = note_chunk_search("retired welder on sertraline")
+    assert hits and hits[0].note_id == note.id

@@ -1,10 +1,12 @@
 """What a newcomer does on the first day: search the blog, write and submit a draft, and have
 an editor approve and publish it, in a real browser."""
 
+import time
+
 import pytest
 
 from accounts.roles import Role
-from posts.models import Post
+from posts.models import Chunk, Post
 from posts.services.embedding import post_embed
 from tests.accounts.factories import UserFactory
 from tests.posts.factories import make_post
@@ -12,7 +14,7 @@ from tests.posts.factories import make_post
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
-def test_search_write_submit_approve_publish(sign_in, live_server) -> None:  # noqa: ANN001
+def test_search_write_submit_approve_publish(sign_in, live_server, celery_worker_process) -> None:  # noqa: ANN001
     author = UserFactory(roles=[Role.AUTHOR])
     editor = UserFactory(roles=[Role.EDITOR])
     night = make_post(
@@ -51,3 +53,8 @@ def test_search_write_submit_approve_publish(sign_in, live_server) -> None:  # n
     review.wait_for_selector("text=is now published")
     post = Post.objects.get(title="Rest is a skill")
     assert post.status == Post.Status.PUBLISHED and post.editor_approved_by == editor
+    # The worker embeds the published post, so search finds it (and is done before teardown).
+    deadline = time.monotonic() + 90
+    while not Chunk.objects.filter(post=post).exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert Chunk.objects.filter(post=post).exists()

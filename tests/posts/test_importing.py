@@ -145,3 +145,8 @@ def test_an_upload_imports_in_the_background_with_progress(
         reverse("posts:import_job", args=[job.id]), headers={"HX-Request": "true"}
     )
     assert b'value="100"' in fragment.content and b"hx-trigger" not in fragment.content
+    # The worker then embeds the new posts in batches; wait for it, so that the search works
+    # and nothing still writes while the test's teardown empties the tables.
+    while Post.objects.filter(embedded_hash="").exists() and time.monotonic() < deadline + 120:
+        time.sleep(0.5)
+    assert not Post.objects.filter(embedded_hash="").exists()
