@@ -40,7 +40,9 @@ class Embedder:
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model would see, [CLS] and [SEP] included, without truncation."""
-        return len(self.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+        # verbose=False: measuring a text longer than the window is the point, not a mistake.
+        pieces = self.tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)
+        return len(pieces["input_ids"])
 
     def embed(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
         """Unit-length float32 vectors, one row per text (cosine similarity = dot product)."""
