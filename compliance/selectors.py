@@ -8,13 +8,13 @@ the raw text is decrypted only by compliance.services.notes.note_open_for_review
 import uuid
 from dataclasses import dataclass
 
-from django.contrib.postgres.search import SearchHeadline, SearchQuery
+from django.contrib.postgres.search import SearchQuery
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from accounts.models import User
 from compliance.models import ClinicalNote, DeidFinding, NoteBatch, NoteChunk
-from posts.selectors import HEADLINE_MARKS, hybrid_rank, marked_headline
+from posts.selectors import hybrid_rank, marked_headline, snippet
 
 HANDLE_NOTES = "accounts.handle_clinical_notes"
 # Columns that are safe to load anywhere: never the raw text or its shingles.
@@ -100,18 +100,12 @@ def note_chunk_search(query: str, *, limit: int = 10, candidates: int = 50) -> l
     chunks = NoteChunk.objects.filter(note__status=ClinicalNote.Status.APPROVED)
     text_query = SearchQuery(query, search_type="websearch", config="english")
     ranked = hybrid_rank(chunks, query, text_query=text_query, limit=limit, candidates=candidates)
-    start_sel, stop_sel = HEADLINE_MARKS
     rows = (
         chunks.filter(id__in=ranked.top)
         .select_related("note")
         .only("id", "note_id", "note__uid", "heading", "text")
-        .annotate(
-            headline=SearchHeadline(
-                "text", text_query, config="english", start_sel=start_sel, stop_sel=stop_sel,
-                max_words=40, min_words=20, max_fragments=2, fragment_delimiter=" … ",
-            )
-        )
-    )  # fmt: skip
+        .annotate(headline=snippet(text_query))
+    )
     by_id = {row.id: row for row in rows}
     return [
         NoteHit(

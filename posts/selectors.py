@@ -112,12 +112,11 @@ def chunk_search(
     ranked = hybrid_rank(chunks, query, text_query=text_query, limit=limit, candidates=candidates)
     top, fused, similarity, rank = ranked.top, ranked.fused, ranked.similarity, ranked.text_rank
 
-    rows = Chunk.objects.filter(id__in=top).select_related("post").annotate(
-        headline=SearchHeadline(
-            "text", text_query, config="english", start_sel=_MARK_START, stop_sel=_MARK_END,
-            max_words=40, min_words=20, max_fragments=2, fragment_delimiter=" … ",
-        )
-    )  # fmt: skip
+    rows = (
+        Chunk.objects.filter(id__in=top)
+        .select_related("post")
+        .annotate(headline=snippet(text_query))
+    )
     by_id = {row.id: row for row in rows}
     return [
         SearchHit(
@@ -195,4 +194,9 @@ def marked_headline(headline: str) -> str:
     return _marked(headline)
 
 
-HEADLINE_MARKS = (_MARK_START, _MARK_END)  # start_sel / stop_sel for SearchHeadline
+def snippet(text_query: SearchQuery) -> SearchHeadline:
+    """The highlighted excerpt of a chunk's text, for `marked_headline` to escape and mark."""
+    return SearchHeadline(
+        "text", text_query, config="english", start_sel=_MARK_START, stop_sel=_MARK_END,
+        max_words=40, min_words=20, max_fragments=2, fragment_delimiter=" … ",
+    )  # fmt: skip
