@@ -18,6 +18,11 @@ class Role(models.TextChoices):
 
 
 _AUTHOR = ["accounts.draft_posts", "accounts.request_ai_drafts"]
+# The admin shows training runs and the registry; promotion goes through the services.
+_TRAINING_ADMIN = [
+    "training.view_trainingrun", "training.view_modelversion",
+    "training.view_datasetsnapshot", "training.view_promotion",
+]  # fmt: skip
 # What the Django admin shows reviewers; changes still go through the workflow services.
 _POSTS_ADMIN = [
     "posts.view_post", "posts.change_post", "posts.view_revision", "posts.view_transition",
@@ -30,6 +35,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "accounts.review_posts",
         "accounts.manage_general_models",
         *_POSTS_ADMIN,
+        *_TRAINING_ADMIN,
         "posts.view_tag",
         "posts.add_tag",
         "posts.change_tag",
@@ -42,6 +48,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "accounts.manage_clinical_models",
         "accounts.view_audit_trail",
         *_POSTS_ADMIN,
+        *_TRAINING_ADMIN,
         # The admin shows notes, findings, batches and the trail; decisions go through services.
         "compliance.view_clinicalnote",
         "compliance.view_deidfinding",

@@ -69,6 +69,20 @@ TORCH_THREADS = env_int("BLOGLLM_TORCH_THREADS", 1, minimum=1)
 ARTIFACT_STORAGE = env_str("ARTIFACT_STORAGE") or (DATA_DIR / "artifacts").as_uri()
 if not ARTIFACT_STORAGE.startswith(("file://", "gs://")):
     raise ImproperlyConfigured("ARTIFACT_STORAGE must be a file:///path or gs://bucket/prefix URI.")
+# The dequantised base model (from the bundled GGUF) and checkpoints being written live here.
+MODEL_CACHE_DIR = env_path("BLOGLLM_MODEL_CACHE_DIR", DATA_DIR / "models", base=BASE_DIR)
+TRAINING_WORK_DIR = DATA_DIR / "training"
+TRAINING_DEVICE = env_str("BLOGLLM_TRAINING_DEVICE", "auto")  # auto | cpu | cuda
+if TRAINING_DEVICE not in ("auto", "cpu", "cuda"):
+    raise ImproperlyConfigured("BLOGLLM_TRAINING_DEVICE must be auto, cpu or cuda.")
+# A running training run whose worker has not written a heartbeat for this long is presumed dead
+# and queued again; it resumes from its last checkpoint.
+TRAINING_STALE_SECONDS = env_int("BLOGLLM_TRAINING_STALE_SECONDS", 120, minimum=10)
+# A clinical version whose model continues training notes or canaries verbatim past this share of
+# the words fails its memorisation test and cannot be promoted.
+MEMORISATION_THRESHOLD = float(env_str("BLOGLLM_MEMORISATION_THRESHOLD", "0.5"))
+# New tokens per evaluation sample (three fixed briefs, base and tuned).
+EVAL_SAMPLE_TOKENS = env_int("BLOGLLM_EVAL_SAMPLE_TOKENS", 120, minimum=1)
 
 # Comma-separated Fernet keys: the first encrypts, all decrypt (rotation: put the new key first).
 FIELD_ENCRYPTION_KEYS = [
@@ -181,6 +195,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = (Queue("default"), Queue("gpu"))
 CELERY_TASK_ROUTES = {
+    "training.tasks.training_runs_recover": {"queue": "default"},
     "training.tasks.*": {"queue": "gpu"},
     "generation.tasks.*": {"queue": "gpu"},
 }
@@ -202,6 +217,12 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "blogllm.tasks.heartbeat", "schedule": 30.0},
     # Scheduled posts go out within half a minute of their time.
     "publish-due-posts": {"task": "posts.tasks.publish_due_posts", "schedule": 20.0},
+    # Runs whose worker died are queued again and resume from their last checkpoint.
+    "recover-training-runs": {
+        "task": "training.tasks.training_runs_recover",
+        "schedule": 60.0,
+        "options": {"queue": "default"},
+    },
 }
 
 # --- Internationalisation
