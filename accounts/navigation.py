@@ -25,6 +25,11 @@ NAV_ITEMS = [
     NavItem("Search", "posts:search", permission=POST_READERS),
     NavItem("Import", "posts:import", permission="accounts.draft_posts"),
     NavItem("Corpus", "posts:corpus", permission="accounts.review_posts"),
+    NavItem(
+        "Training",
+        "training:runs",
+        permission=("accounts.manage_general_models", "accounts.manage_clinical_models"),
+    ),
     NavItem("Clinical notes", "compliance:queue", permission="accounts.handle_clinical_notes"),
     NavItem("Audit trail", "audit:list", permission="accounts.view_audit_trail"),
     NavItem("Users & roles", "admin:accounts_user_changelist", permission="accounts.manage_users"),

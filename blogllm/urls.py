@@ -18,6 +18,7 @@ urlpatterns = [
     # Before compliance/: the more specific prefix must match first.
     path("compliance/audit/", include("compliance.audit_urls")),
     path("compliance/", include("compliance.urls", namespace="compliance")),
+    path("training/", include("training.urls", namespace="training")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

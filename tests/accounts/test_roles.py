@@ -88,10 +88,11 @@ def test_each_role_sees_its_navigation(client, author, editor, officer, admin_us
     enrol_totp(admin_user)
     assert nav_labels(client, author) == ["Dashboard", "Posts", "Search", "Import", "Security"]
     assert nav_labels(client, editor) == [
-        "Dashboard", "Posts", "Search", "Import", "Corpus", "Admin", "Security",
+        "Dashboard", "Posts", "Search", "Import", "Corpus", "Training", "Admin", "Security",
     ]  # fmt: skip
     assert nav_labels(client, officer) == [
-        "Dashboard", "Posts", "Search", "Clinical notes", "Audit trail", "Admin", "Security",
+        "Dashboard", "Posts", "Search", "Training", "Clinical notes", "Audit trail", "Admin",
+        "Security",
     ]  # fmt: skip
     assert nav_labels(client, admin_user) == ["Dashboard", "Users & roles", "Admin", "Security"]
 

@@ -1,0 +1,117 @@
+"""Reads for the training pages and admin: which channels a user may see, runs, the queue, versions.
+
+Everything here is narrowed to the channels the user manages (`visible_channels`): an editor
+never gets a clinical run, version or sample from these functions, whatever the URL says.
+"""
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from accounts.models import User
+from posts.models import Post
+from training.models import ModelVersion, Promotion, TrainingRun
+from training.services.runs import can_manage_models
+
+# Large per-run fields that list pages never show.
+RUN_LIST_DEFERRED = ("log", "traceback", "points", "checkpoints", "hyperparameters")
+BIG_VERSION_FIELDS = ("samples", "memorisation", "metrics")
+
+
+def visible_channels(user: User) -> list[str]:
+    """The channels whose models `user` may train and manage, in the channels' own order."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return [channel for channel in Post.Channel.values if can_manage_models(user, channel)]
+
+
+def run_list_for(user: User) -> QuerySet[TrainingRun]:
+    """The user's channels' runs, newest first, with their version (if any) in the same query."""
+    return (
+        TrainingRun.objects.filter(channel__in=visible_channels(user))
+        .select_related("version", "requested_by")
+        .defer(*RUN_LIST_DEFERRED)
+        .order_by("-created_at", "-id")
+    )
+
+
+def run_get_for(user: User, run_id: int) -> TrainingRun:
+    """One run with its dataset and version; DoesNotExist when it is not the user's to see."""
+    return (
+        TrainingRun.objects.filter(channel__in=visible_channels(user))
+        .select_related("dataset", "version", "requested_by")
+        .defer("dataset__members", "version__samples", "version__memorisation")
+        .get(id=run_id)
+    )
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    position: int  # 1: the next run a gpu worker takes
+    run: TrainingRun
+
+
+def run_queue(*, channels: list[str] | None = None) -> list[QueueEntry]:
+    """Queued runs in the order they were asked for, each with its place in line.
+
+    The gpu queue is shared by both channels, so positions count every queued run; `channels`
+    only narrows which entries come back (an editor learns how many runs are ahead, not whose).
+    """
+    queued = (
+        TrainingRun.objects.filter(status=TrainingRun.Status.QUEUED)
+        .select_related("requested_by")
+        .defer(*RUN_LIST_DEFERRED)
+        .order_by("created_at", "id")
+    )
+    return [
+        QueueEntry(position, run)
+        for position, run in enumerate(queued, start=1)
+        if channels is None or run.channel in channels
+    ]
+
+
+def run_queue_position(run: TrainingRun) -> int | None:
+    """Where a queued run stands in `run_queue()` (1: next), in one COUNT; None if not queued."""
+    if run.status != TrainingRun.Status.QUEUED:
+        return None
+    earlier = Q(created_at__lt=run.created_at) | Q(created_at=run.created_at, id__lt=run.id)
+    return TrainingRun.objects.filter(earlier, status=TrainingRun.Status.QUEUED).count() + 1
+
+
+def version_list_for(user: User, channel: str) -> QuerySet[ModelVersion]:
+    """A channel's versions, newest first; none when the user does not manage the channel."""
+    versions = ModelVersion.objects.filter(channel=channel).select_related("run")
+    if channel not in visible_channels(user):
+        versions = versions.none()
+    # Samples and the memorisation report can be long; the list shows neither.
+    return versions.defer("samples", "memorisation", *(f"run__{f}" for f in RUN_LIST_DEFERRED))
+
+
+def version_get_for(user: User, version_id: int) -> ModelVersion:
+    """One version with its run and dataset; DoesNotExist when it is not the user's to see."""
+    return (
+        ModelVersion.objects.filter(channel__in=visible_channels(user))
+        .select_related("run", "dataset")
+        .defer("dataset__members", "run__points", "run__log", "run__traceback")
+        .get(id=version_id)
+    )
+
+
+def active_version(channel: str) -> ModelVersion | None:
+    return (
+        ModelVersion.objects.filter(channel=channel, status=ModelVersion.Status.ACTIVE)
+        .select_related("dataset", "run")
+        .defer("dataset__members", "run__points", "run__log", "run__traceback")
+        .first()
+    )
+
+
+def promotion_list(channel: str, limit: int = 10) -> list[Promotion]:
+    """The channel's latest promotions and rollbacks, newest first."""
+    big = [f"{v}__{f}" for v in ("version", "previous") for f in BIG_VERSION_FIELDS]
+    promotions = (
+        Promotion.objects.filter(channel=channel)
+        .select_related("version", "previous", "by")
+        .defer(*big)
+    )
+    return list(promotions[:limit])

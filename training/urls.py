@@ -1,0 +1,19 @@
+from django.urls import path
+
+from training import views
+
+app_name = "training"
+
+urlpatterns = [
+    path("", views.runs, name="runs"),
+    path("preview/", views.preview, name="preview"),
+    path("runs/<int:run_id>/", views.run_detail, name="run"),
+    path("runs/<int:run_id>/cancel/", views.run_cancel, name="cancel"),
+    path("runs/<int:run_id>/resume/", views.run_resume, name="resume"),
+    path("models/", views.versions, name="versions"),
+    path("models/<int:version_id>/", views.version_detail, name="version"),
+    path("models/<int:version_id>/promote/", views.version_promote, name="promote"),
+    path("models/<int:version_id>/archive/", views.version_archive, name="archive"),
+    path("models/<int:version_id>/evaluate/", views.version_evaluate, name="evaluate"),
+    path("models/<slug:channel>/rollback/", views.rollback, name="rollback"),
+]
