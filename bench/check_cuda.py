@@ -1,0 +1,144 @@
+"""The training pipeline on a CUDA GPU, end to end, with figures: `python -m bench.check_cuda`.
+
+Not part of `make bench` (it needs a GPU). Without the bundled GGUF (a GPU machine may not have
+it), the model is SmolLM2-135M's architecture with random weights saved as a local folder, so the
+path is the one a worker takes for any local base model: load (bf16, on the GPU) → train LoRA
+with checkpoints → resume check → evaluate every checkpoint against the base (perplexity,
+samples, memorisation) → generation speed. Prints one line per check and a JSON summary.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    import torch
+
+    from bench.bench_training import demo_samples, random_model
+    from training.base_model import device_plan, load_base_model
+    from training.config import TrainConfig
+    from training.evaluation import canary_strings, generate_text
+    from training.pipeline import evaluate_checkpoints
+    from training.samples import make_sample
+    from training.trainer import train
+
+    plan = device_plan(os.environ.get("CHECK_DEVICE", "cuda"), quantize=False)
+    cuda = plan.device == "cuda"
+    work = Path(tempfile.mkdtemp(prefix="check-cuda-"))
+    figures: dict = {
+        "device": torch.cuda.get_device_name(0) if cuda else "cpu",
+        "dtype": plan.dtype,
+    }
+    try:
+        posts = demo_samples()
+        samples = [
+            make_sample(id=s.id, kind="post", brief=s.brief, text=s.text, split=split)
+            for i, s in enumerate(posts)
+            for split in ["validation" if i % 8 == 0 else "train"]
+        ]
+        canaries = canary_strings(0, 3)
+        samples += [
+            make_sample(id=f"canary:{i}", kind="canary", brief="b", text=t, split="train")
+            for i, t in enumerate(canaries)
+        ]
+        model, tokenizer = random_model(plan, posts)
+        base_dir = work / "base"
+        model.save_pretrained(base_dir)
+        tokenizer.save_pretrained(base_dir)
+        del model
+
+        started = time.perf_counter()
+        model, tokenizer = load_base_model(str(base_dir), cache_dir=work / "cache", plan=plan)
+        figures["load_s"] = round(time.perf_counter() - started, 2)
+        params = {(str(p.device), str(p.dtype)) for p in model.parameters()}
+        print("base parameters on", params, flush=True)
+        figures["base_params"] = sorted(map(list, params))
+
+        train_set = [s for s in samples if s.split == "train"]
+        config = TrainConfig(
+            max_steps=int(os.environ.get("CHECK_STEPS", "40")),
+            batch_size=int(os.environ.get("CHECK_BATCH", "16")),
+            max_length=int(os.environ.get("CHECK_LENGTH", "512")),
+            learning_rate=1e-3,
+            checkpoint_every=20,
+        )
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+        result = train(
+            model=model,
+            tokenizer=tokenizer,
+            train_samples=train_set,
+            config=config,
+            output_dir=work / "run",
+            log=lambda line: print(line, flush=True) if "step" not in line[:5] else None,
+        )
+        figures["train"] = {
+            "steps": result.steps,
+            "tokens_per_s": round(result.tokens_per_s),
+            "seconds": round(result.seconds, 1),
+            "final_loss": round(result.final_loss, 3),
+            "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 1024**3, 2) if cuda else None,
+        }
+        print("train", figures["train"], flush=True)
+
+        # Resume from the first checkpoint in a fresh run folder: it must reach the same step.
+        first = result.checkpoints[0][1]
+        resumed = train(
+            model=model,
+            tokenizer=tokenizer,
+            train_samples=train_set,
+            config=config,
+            output_dir=work / "resumed",
+            resume_from=first,
+        )
+        figures["resumed"] = {"from": result.checkpoints[0][0], "steps": resumed.steps}
+        print("resumed", figures["resumed"], flush=True)
+        del model
+        if cuda:
+            torch.cuda.empty_cache()
+
+        started = time.perf_counter()
+        report = evaluate_checkpoints(
+            base_model=str(base_dir),
+            cache_dir=work / "cache",
+            plan=plan,
+            checkpoints=result.checkpoints,
+            validation=[s for s in samples if s.split == "validation"],
+            max_length=config.max_length,
+            briefs=["Write a blog post about walking to work."],
+            references=[],
+            embed=None,
+            sample_tokens=64,
+            memorisation_texts=[(s.id, s.text) for s in train_set[:4]],
+            canaries=canaries,
+            log=lambda line: print(line, flush=True),
+        )
+        figures["evaluate_s"] = round(time.perf_counter() - started, 1)
+        figures["evaluation"] = {
+            "base_val_perplexity": round(report.base_val_perplexity, 1),
+            "checkpoints": report.checkpoints,
+            "best_step": report.best_step,
+            "memorisation_max": report.memorisation["max_overlap"],
+        }
+
+        model, tokenizer = load_base_model(str(base_dir), cache_dir=work / "cache", plan=plan)
+        generate_text(model, tokenizer, "Warm up.", max_new_tokens=8)
+        sync = torch.cuda.synchronize if cuda else (lambda: None)
+        sync()
+        started = time.perf_counter()
+        text = generate_text(model, tokenizer, "Write about tea.", max_new_tokens=128, seed=1)
+        sync()
+        seconds = time.perf_counter() - started
+        figures["generate_128_tokens_s"] = round(seconds, 2)
+        figures["generate_chars"] = len(text)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(figures, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
