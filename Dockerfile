@@ -36,6 +36,9 @@ RUN groupadd --gid 10001 blogllm \
     && install -d -o blogllm -g blogllm -m 0750 /data
 
 COPY --from=build /opt/venv /opt/venv
+# Recorded on every model version trained by this image (there is no .git inside it).
+ARG BLOGLLM_CODE_VERSION=""
+ENV BLOGLLM_CODE_VERSION=$BLOGLLM_CODE_VERSION
 WORKDIR /app
 # The source stays owned by root: the app user can read it but not change it.
 COPY . .
