@@ -179,3 +179,36 @@ def settings_stale_delta():  # noqa: ANN201
     from datetime import timedelta
 
     return timedelta(seconds=settings.TRAINING_STALE_SECONDS + 1)
+
+
+def test_a_clinical_run_trains_on_approved_notes_and_records_its_memorisation_test(
+    celery_worker_process, tiny_model_dir
+) -> None:  # noqa: ANN001
+    from compliance.models import ClinicalNote
+    from tests.compliance.factories import decided, make_note, make_officer
+
+    uploader, officer = make_officer(), make_officer()
+    for i in range(6):
+        note = make_note(uploader, text=f"Patient Jane Roe was seen on 03/0{i + 1}/2023. " * 4)
+        decided(note, by=officer, status=ClinicalNote.Status.APPROVED)
+    pending = make_note(uploader, text="Patient Carl Dunn, 555-123-4567, seen for a cough.")
+    author = UserFactory(roles=[Role.AUTHOR])
+    post = make_post(author, title="Sleep clinic", channel="clinical", status="published")
+    Post.objects.filter(id=post.id).update(split="validation")
+
+    run = training_run_start(
+        channel="clinical",
+        by=officer,
+        base_model=str(tiny_model_dir),
+        hyperparameters={**SMALL, "max_steps": 4, "checkpoint_every": 4},
+    )
+    run = wait_for(run, ENDED)
+
+    assert run.status == TrainingRun.Status.SUCCEEDED, f"{run.error}\n{run.traceback}"
+    kinds = {m["kind"] for m in run.dataset.members}
+    assert kinds == {"note", "canary", "post"}
+    assert f"note:{pending.uid}" not in {m["id"] for m in run.dataset.members}
+    version = run.version
+    assert version.memorisation_passed is not None and version.memorisation_tested_at
+    assert any(item["canary"] for item in version.memorisation["items"])
+    assert AuditEvent.objects.filter(action="note.used_for_training").count() == 1

@@ -14,6 +14,7 @@ import time
 import traceback as tb
 from pathlib import Path
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import close_old_connections, connection, transaction
@@ -202,6 +203,11 @@ def failure_sentence(exc: BaseException) -> str:
         return f"The checkpoint to resume from could not be read: {exc}"
     if isinstance(exc, ArtifactError):
         return f"Artifact storage failed: {exc}"
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return (
+            "The run reached the task time limit (BLOGLLM_TASK_SOFT_TIME_LIMIT). Resume it: it "
+            "continues from its last checkpoint."
+        )
     return f"The run failed unexpectedly ({type(exc).__name__}: {exc}). See the traceback."
 
 
