@@ -55,6 +55,7 @@ class Action(StrEnum):
     GENERATION_CLINICAL = "generation.clinical_context"
     MODEL_PROMOTED = "model.promoted"
     MODEL_ROLLED_BACK = "model.rolled_back"
+    MODEL_ARCHIVED = "model.archived"
     ROLE_CHANGED = "user.roles_changed"
     LOGIN_FAILED = "auth.login_failed"
     API_KEY_CREATED = "api_key.created"

@@ -86,6 +86,8 @@ def test_rollback_will_not_revive_an_archived_version(editor):
     with pytest.raises(ValidationError, match="archived"):
         model_version_rollback(channel="general", by=editor)
     assert statuses(v1, v2) == ["archived", "active"]
+    archived = AuditEvent.objects.get(action="model.archived")
+    assert (archived.actor_id, archived.detail) == (editor.id, {"version": v1.label})
 
 
 def test_the_active_version_cannot_be_archived(editor):

@@ -293,6 +293,9 @@ def model_version_archive(*, version: ModelVersion, by: User | None) -> ModelVer
         )
     version.status, version.archived_at = ModelVersion.Status.ARCHIVED, timezone.now()
     version.save(update_fields=["status", "archived_at"])
+    audit_record(
+        action=Action.MODEL_ARCHIVED, actor=by, obj=version, detail={"version": version.label}
+    )
     return version
 
 
