@@ -309,6 +309,7 @@ class _Run:
         import torch
 
         c, total = self.config, self.total_steps
+        every = c.checkpoint_interval(total)
         params = [p for p in peft_model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=c.learning_rate, weight_decay=c.weight_decay)
         warmup = warmup_steps(c, total)
@@ -378,7 +379,7 @@ class _Run:
             )
             if on_step is not None:
                 on_step(report)
-            if done % c.checkpoint_every == 0 or done == total:
+            if done % every == 0 or done == total:
                 last = save(done)
         seconds = time.perf_counter() - started
         adapter_dir = self.save_adapter(peft_model, total)
