@@ -1,0 +1,96 @@
+"""AI-assisted drafting runs and their step-by-step traces.
+
+GenerationRun.Status: queued → running → succeeded | needs_review | failed | cancelled.
+`needs_review`: the guard still found problems after the bounded revisions; the draft is saved
+for the editor with the findings shown. The LangGraph state lives in PostgreSQL under
+`thread_id`, so a run whose worker died resumes from its last finished node.
+On the clinical channel every text stored here (brief, steps, output) has passed
+de-identification first; see generation/services.py.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from posts.models import Post
+
+
+class GenerationRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        NEEDS_REVIEW = "needs_review", "Needs review"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+
+    thread_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    channel = models.CharField(max_length=16, choices=Post.Channel.choices)
+    brief = models.JSONField(default=dict)  # topic, outline, audience, tone, length
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    model_version = models.ForeignKey(
+        "training.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )  # None: the base model (no active version on the channel)
+    base_model = models.CharField(max_length=300)
+    sampling = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    phase = models.CharField(max_length=64, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    output = models.TextField(blank=True)
+    sources = models.JSONField(default=list, blank=True)  # [{n, source, title, post_id, score…}]
+    findings = models.JSONField(default=list, blank=True)  # the guard's last findings
+    revisions = models.PositiveSmallIntegerField(default=0)
+    post = models.ForeignKey(
+        Post, null=True, blank=True, on_delete=models.SET_NULL, related_name="generation_runs"
+    )
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    new_tokens = models.PositiveIntegerField(default=0)
+    first_token_s = models.FloatField(null=True, blank=True)
+    tokens_per_s = models.FloatField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["channel", "status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Generation #{self.pk} ({self.status})"
+
+    @property
+    def latency_s(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class RunStep(models.Model):
+    """One node of one run: what went in and came out, how long it took, what it found."""
+
+    run = models.ForeignKey(GenerationRun, on_delete=models.CASCADE, related_name="steps")
+    seq = models.PositiveIntegerField()
+    node = models.CharField(max_length=32)
+    input = models.JSONField(default=dict)
+    output = models.JSONField(default=dict)
+    retrieved = models.JSONField(default=list, blank=True)  # chunks with scores
+    findings = models.JSONField(default=list, blank=True)
+    tokens = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["run", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="runstep_seq_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.run} step {self.seq}: {self.node}"
