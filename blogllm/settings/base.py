@@ -81,6 +81,10 @@ TRAINING_STALE_SECONDS = env_int("BLOGLLM_TRAINING_STALE_SECONDS", 120, minimum=
 # A clinical version whose model continues training notes or canaries verbatim past this share of
 # the words fails its memorisation test and cannot be promoted.
 MEMORISATION_THRESHOLD = float(env_str("BLOGLLM_MEMORISATION_THRESHOLD", "0.5"))
+# Generation: words and phrases a draft may not mention (comma-separated; the guard flags them),
+# and how many times a flagged draft is revised before it goes to the editor with its findings.
+BANNED_TOPICS = env_list("BLOGLLM_BANNED_TOPICS", [])
+GENERATION_MAX_REVISIONS = env_int("BLOGLLM_GENERATION_MAX_REVISIONS", 1, minimum=0)
 # New tokens per evaluation sample (three fixed briefs, base and tuned).
 EVAL_SAMPLE_TOKENS = env_int("BLOGLLM_EVAL_SAMPLE_TOKENS", 120, minimum=1)
 

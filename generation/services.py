@@ -1,0 +1,390 @@
+"""Writes and business rules for AI-assisted drafts: start a run, execute it in the worker.
+
+A run executes the LangGraph workflow (generation/workflow.py) with our retriever, the channel's
+active model version on the runtime, the guard and a finaliser that saves a draft Post (source
+ai_assisted) with its sources as citations. Tokens are published to Redis as they come
+(`stream_channel(run)`), for the editor's page. On the clinical channel every text is
+de-identified before it is stored anywhere: the brief at the start, and each step's input and
+output, the findings and the final draft in the recorder and the finaliser.
+"""
+
+import json
+import logging
+import threading
+import time
+import traceback as tb
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from accounts.models import User
+from compliance.audit import Action, audit_record
+from generation.guard import blocking, check_draft
+from generation.models import GenerationRun, RunStep
+from posts.models import Post
+
+logger = logging.getLogger(__name__)
+
+BRIEF_FIELDS = ("topic", "outline", "audience", "tone")
+CANCEL_CHECK_SECONDS = 1.0
+SOURCE_EXCERPT_CHARS = 400
+
+
+class GenerationCancelled(Exception):
+    pass
+
+
+def can_request(user: User, channel: str) -> bool:
+    if channel == Post.Channel.CLINICAL:
+        return user.has_perm("accounts.handle_clinical_notes")
+    return user.has_perm("accounts.request_ai_drafts")
+
+
+def deidentified(text: str) -> str:
+    """`text` with every PHI span the engine finds replaced by its [LABEL]."""
+    from compliance import deid
+
+    if not text:
+        return text
+    return deid.redact(text, deid.find_spans(text), seed=0, mode="placeholder").text
+
+
+def sanitizer(channel: str) -> Callable[[Any], Any]:
+    """Identity on the general channel; on the clinical channel, de-identify every string in a
+    value (dicts and lists walked), so no stored trace holds text that skipped de-identification."""
+    if channel != Post.Channel.CLINICAL:
+        return lambda value: value
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return deidentified(value)
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        return value
+
+    return clean
+
+
+def brief_clean(brief: dict) -> dict:
+    topic = str(brief.get("topic") or "").strip()
+    if not topic:
+        raise ValidationError("A brief needs a topic.")
+    clean = {k: str(brief.get(k) or "").strip()[:2000] for k in BRIEF_FIELDS}
+    length = brief.get("length")
+    if length not in (None, ""):
+        try:
+            length = int(length)
+        except (TypeError, ValueError):
+            raise ValidationError("The length is a number of words.") from None
+        if not 50 <= length <= 3000:
+            raise ValidationError("Ask for between 50 and 3,000 words.")
+        clean["length"] = length
+    return clean
+
+
+@transaction.atomic
+def generation_run_start(
+    *,
+    channel: str,
+    brief: dict,
+    by: User,
+    sampling: dict | None = None,
+    base_model: str | None = None,
+    enqueue: bool = True,
+) -> GenerationRun:
+    """Queue a draft on the gpu queue, with the channel's active model version (or the base)."""
+    from generation.runtime import SamplingSettings
+    from training.models import ModelVersion
+
+    if not can_request(by, channel):
+        raise PermissionDenied(f"You may not ask for AI drafts on the {channel} channel.")
+    brief = sanitizer(channel)(brief_clean(brief))
+    try:
+        sampling_settings = SamplingSettings.from_dict(sampling or {})
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(str(exc)) from exc
+    version = ModelVersion.objects.filter(
+        channel=channel, status=ModelVersion.Status.ACTIVE
+    ).first()
+    run = GenerationRun.objects.create(
+        channel=channel,
+        brief=brief,
+        requested_by=by,
+        model_version=version,
+        base_model=base_model or (version.base_model if version else settings.BASE_MODEL),
+        sampling=sampling_settings.to_dict(),
+        phase="Waiting for a worker",
+    )
+    if channel == Post.Channel.CLINICAL:
+        audit_record(action=Action.GENERATION_CLINICAL, actor=by, obj=run, detail={"run": run.id})
+    if enqueue:
+        transaction.on_commit(lambda: _enqueue(run.id))
+    return run
+
+
+def _enqueue(run_id: int) -> None:
+    from generation.tasks import generation_run_execute_task
+
+    generation_run_execute_task.delay(run_id)
+
+
+def stream_channel(run_id: int) -> str:
+    return f"blogllm:generation:{run_id}"
+
+
+# --- In the worker -----------------------------------------------------------------------------
+
+
+def generation_run_execute(*, run_id: int) -> GenerationRun | None:
+    """Run (or resume, from its checkpoint) the workflow for one run."""
+    run = _claim(run_id)
+    if run is None:
+        return None
+    try:
+        _execute(run)
+    except GenerationCancelled:
+        _update(run, status=GenerationRun.Status.CANCELLED, phase="Cancelled")
+        _publish(run.id, {"done": True, "status": "cancelled"})
+    except Exception as exc:  # noqa: BLE001 - the run records every failure
+        logger.exception("Generation run %s failed", run.id)
+        _update(
+            run,
+            status=GenerationRun.Status.FAILED,
+            phase="Failed",
+            error=f"The draft could not be written ({type(exc).__name__}: {exc}).",
+            traceback="".join(tb.format_exception(exc)),
+        )
+        _publish(run.id, {"done": True, "status": "failed"})
+    run.refresh_from_db()
+    return run
+
+
+def _claim(run_id: int) -> GenerationRun | None:
+    with transaction.atomic():
+        run = GenerationRun.objects.select_for_update().filter(id=run_id).first()
+        if run is None or run.status not in GenerationRun.ACTIVE_STATUSES:
+            return None
+        run.status, run.attempts = GenerationRun.Status.RUNNING, run.attempts + 1
+        run.started_at = run.started_at or timezone.now()
+        run.save(update_fields=["status", "attempts", "started_at"])
+    return run
+
+
+def _execute(run: GenerationRun) -> None:
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    from generation.workflow import Steps, build_graph
+
+    stats: dict[str, Any] = {}
+    steps = Steps(
+        retrieve=_retrieve(run),
+        write=_writer(run, stats),
+        check=lambda text: check_draft(text, channel=run.channel, length=run.brief.get("length")),
+        finalise=_finaliser(run),
+        max_revisions=settings.GENERATION_MAX_REVISIONS,
+    )
+    recorder = StepRecorder(run, stats)
+    config = {"configurable": {"thread_id": str(run.thread_id)}}
+    with checkpoint_connection() as conn:
+        saver = PostgresSaver(conn)
+        saver.setup()
+        graph = build_graph(steps, recorder).compile(checkpointer=saver)
+        pending = graph.get_state(config)
+        _update(run, phase="Writing")
+        if pending.next:  # an earlier attempt stopped mid-way: continue after its last node
+            logger.info("Generation run %s resumes before %s", run.id, pending.next)
+            graph.invoke(None, config)
+        else:
+            graph.invoke({"brief": run.brief}, config)
+
+
+def checkpoint_connection() -> Any:
+    """A psycopg connection to our database for LangGraph's Postgres checkpointer."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    connection.ensure_connection()  # starts the embedded PostgreSQL when it is ours
+    params = {
+        **connection.get_connection_params(),
+        "autocommit": True,
+        "prepare_threshold": 0,  # what LangGraph's own from_conn_string uses
+        "row_factory": dict_row,
+    }
+    params.pop("cursor_factory", None)  # Django's; the checkpointer wants plain dict rows
+    return psycopg.Connection.connect(**params)
+
+
+def _retrieve(run: GenerationRun) -> Callable[[str], list[dict]]:
+    from generation.retrievers import ChunkRetriever
+
+    retriever = ChunkRetriever(channel=run.channel)
+
+    def retrieve(query: str) -> list[dict]:
+        return [{"text": d.page_content, **d.metadata} for d in retriever.invoke(query)]
+
+    return retrieve
+
+
+def _writer(run: GenerationRun, stats: dict) -> Callable[[list[dict]], str]:
+    from generation.runtime import SamplingSettings, get_runtime
+
+    runtime = get_runtime(run.base_model, cache_dir=Path(settings.MODEL_CACHE_DIR))
+    sampling = SamplingSettings.from_dict(run.sampling)
+    adapter = _adapter(run)
+    cancel = threading.Event()
+    checked = [0.0]
+    clean = sanitizer(run.channel)
+
+    def on_text(piece: str) -> None:
+        # Clinical tokens are not published one by one: a name could span pieces unseen.
+        if run.channel != Post.Channel.CLINICAL:
+            _publish(run.id, {"text": piece})
+        now = time.monotonic()
+        if now - checked[0] >= CANCEL_CHECK_SECONDS:
+            checked[0] = now
+            if GenerationRun.objects.filter(id=run.id, cancel_requested=True).exists():
+                cancel.set()
+
+    def write(messages: list[dict]) -> str:
+        result = runtime.generate(
+            messages, sampling, adapter=adapter, cancel=cancel, on_text=on_text
+        )
+        if result.finish_reason == "cancelled":
+            raise GenerationCancelled
+        stats.update(
+            tokens=result.new_tokens,
+            prompt_tokens=result.prompt_tokens,
+            first_token_s=result.first_token_s,
+            tokens_per_s=result.tokens_per_s,
+        )
+        if run.channel == Post.Channel.CLINICAL:
+            _publish(run.id, {"text": clean(result.text), "replace": True})
+        return result.text
+
+    return write
+
+
+def _adapter(run: GenerationRun) -> tuple[str, Path] | None:
+    from training.storage import default_storage
+
+    version = run.model_version
+    if version is None:
+        return None
+    folder = Path(settings.MODEL_CACHE_DIR) / "adapters" / f"{version.channel}-{version.id}"
+    if not (folder / "adapter_config.json").exists():
+        default_storage().get_dir(version.adapter_uri, folder)
+    return version.label, folder
+
+
+def _finaliser(run: GenerationRun) -> Callable[[dict], dict]:
+    from posts.services.editing import post_create
+
+    clean = sanitizer(run.channel)
+
+    def finalise(state: dict) -> dict:
+        text = clean(state["draft"]).strip()
+        sources = [
+            {k: v for k, v in s.items() if k != "text"}
+            | {"excerpt": clean(s["text"][:SOURCE_EXCERPT_CHARS])}
+            for s in state.get("sources", [])
+        ]
+        findings = clean(state.get("findings", []))
+        status = (
+            GenerationRun.Status.NEEDS_REVIEW
+            if blocking(findings)
+            else GenerationRun.Status.SUCCEEDED
+        )
+        post = post_create(
+            author=run.requested_by,
+            title=run.brief["topic"][:300],
+            body_markdown=text + citations_markdown(sources),
+            channel=run.channel,
+            source=Post.Source.AI_ASSISTED,
+            embed=False,
+        )
+        _update(
+            run,
+            status=status,
+            phase="Finished",
+            post=post,
+            output=text,
+            sources=sources,
+            findings=findings,
+            revisions=state.get("revisions", 0),
+            finished_at=timezone.now(),
+        )
+        _publish(run.id, {"done": True, "status": status, "post": post.id})
+        return {"post_id": post.id, "status": status}
+
+    return finalise
+
+
+def citations_markdown(sources: list[dict]) -> str:
+    if not sources:
+        return ""
+    lines = [f"[{s['n']}]: {s.get('title') or 'Source'}" for s in sources]
+    return "\n\n## Sources\n\n" + "\n".join(f"- {line}" for line in lines) + "\n"
+
+
+class StepRecorder:
+    """Writes a RunStep per node, de-identified on the clinical channel (see sanitizer)."""
+
+    def __init__(self, run: GenerationRun, stats: dict) -> None:
+        self.run, self.stats, self.clean = run, stats, sanitizer(run.channel)
+        self.seq = RunStep.objects.filter(run=run).aggregate(n=Max("seq"))["n"] or 0
+
+    def record(self, node: str, *, input: dict, output: dict, seconds: float) -> None:  # noqa: A002
+        ended = timezone.now()
+        tokens = self.stats.pop("tokens", 0) if node in ("draft", "revise") else 0
+        if tokens:
+            _update(
+                self.run,
+                prompt_tokens=self.stats.get("prompt_tokens", 0),
+                new_tokens=self.run.new_tokens + tokens,
+                first_token_s=self.run.first_token_s or self.stats.get("first_token_s"),
+                tokens_per_s=self.stats.get("tokens_per_s"),
+            )
+        self.seq += 1
+        RunStep.objects.create(
+            run=self.run,
+            seq=self.seq,
+            node=node,
+            input=self.clean(_jsonable(input)),
+            output=self.clean(_jsonable(output)),
+            retrieved=self.clean(_jsonable(output.get("sources", []))),
+            findings=self.clean(_jsonable(output.get("findings", []))),
+            tokens=tokens,
+            started_at=ended - timezone.timedelta(seconds=seconds),
+            ended_at=ended,
+            duration_ms=round(seconds * 1000),
+        )
+        _update(self.run, phase=f"Finished {node}")
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _update(run: GenerationRun, **fields: Any) -> None:
+    GenerationRun.objects.filter(id=run.id).update(**fields)
+    for name, value in fields.items():
+        setattr(run, name, value)
+
+
+def _publish(run_id: int, message: dict) -> None:
+    """Best effort: the stream is a convenience, the stored run is the record."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+        client.publish(stream_channel(run_id), json.dumps(message))
+    except redis.RedisError:
+        logger.warning("Could not publish generation run %s's tokens", run_id)
