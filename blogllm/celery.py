@@ -5,7 +5,9 @@ every installed app. A worker checks Redis and the database before it consumes a
 with one sentence naming the setting when either is unreachable.
 """
 
+import logging
 import os
+import threading
 
 from celery import Celery, signals
 
@@ -34,3 +36,23 @@ def _limit_torch_threads(**kwargs: object) -> None:
 
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, str(settings.TORCH_THREADS))
+
+
+@signals.worker_process_init.connect
+def _warm_runtime(**kwargs: object) -> None:
+    """With BLOGLLM_WARM_RUNTIME, each worker process loads the base model in the background as
+    it starts (a draft asked for meanwhile waits for it, rather than loading it twice)."""
+    from django.conf import settings
+
+    if not settings.WARM_RUNTIME:
+        return
+
+    def load() -> None:
+        from generation.runtime import get_runtime
+
+        try:
+            get_runtime(settings.BASE_MODEL, cache_dir=settings.MODEL_CACHE_DIR)
+        except Exception:  # noqa: BLE001 - a draft will load it again and report the error
+            logging.getLogger(__name__).exception("Could not pre-load %s", settings.BASE_MODEL)
+
+    threading.Thread(target=load, name="warm-runtime", daemon=True).start()

@@ -124,6 +124,8 @@ def main() -> None:
 
     # Children get their own session, so Ctrl-C reaches only this process, which then stops
     # them in order instead of all of them racing to exit.
+    # The worker loads the base model as it starts: the first draft then streams at once.
+    os.environ.setdefault("BLOGLLM_WARM_RUNTIME", "1")
     commands = _commands(host, port, str(settings.DATA_DIR), concurrency)
     children = {
         name: subprocess.Popen(command, start_new_session=True)

@@ -53,6 +53,14 @@ class GenerationRun(models.Model):
     first_token_s = models.FloatField(null=True, blank=True)
     tokens_per_s = models.FloatField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # A/B: the experiment that chose this run's model version, and which arm it fell in.
+    experiment = models.ForeignKey(
+        "Experiment", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    arm = models.CharField(max_length=1, blank=True)  # "a" | "b"
+    # When the draft's post is published: how much the editor changed (0 = nothing, 1 = all).
+    published_at = models.DateTimeField(null=True, blank=True)
+    edit_distance = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
     traceback = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -94,3 +102,60 @@ class RunStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run} step {self.seq}: {self.node}"
+
+
+class Feedback(models.Model):
+    """A thumbs up or down, with an optional comment, on one AI draft (one per user and run)."""
+
+    run = models.ForeignKey(GenerationRun, on_delete=models.CASCADE, related_name="feedback")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    thumbs_up = models.BooleanField()
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "user"], name="feedback_one_per_user_and_run")
+        ]
+
+    def __str__(self) -> str:
+        return f"{'👍' if self.thumbs_up else '👎'} on {self.run}"
+
+
+class Experiment(models.Model):
+    """An A/B test: a channel's drafts split between two model versions while it is active.
+
+    At most one active experiment per channel; `share_b` of the requests go to version B.
+    """
+
+    name = models.CharField(max_length=120)
+    channel = models.CharField(max_length=16, choices=Post.Channel.choices)
+    version_a = models.ForeignKey(
+        "training.ModelVersion", on_delete=models.PROTECT, related_name="+"
+    )
+    version_b = models.ForeignKey(
+        "training.ModelVersion", on_delete=models.PROTECT, related_name="+"
+    )
+    share_b = models.FloatField(default=0.5)
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel"],
+                condition=models.Q(active=True),
+                name="one_active_experiment_per_channel",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(share_b__gt=0, share_b__lt=1), name="experiment_share_b_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.channel})"

@@ -111,10 +111,16 @@ def generation_run_start(
         sampling_settings = SamplingSettings.from_dict(sampling or {})
     except (TypeError, ValueError) as exc:
         raise ValidationError(str(exc)) from exc
-    version = ModelVersion.objects.filter(
-        channel=channel, status=ModelVersion.Status.ACTIVE
-    ).first()
+    from generation.feedback import experiment_assign
+
+    experiment, arm, version = experiment_assign(channel)
+    if version is None:
+        version = ModelVersion.objects.filter(
+            channel=channel, status=ModelVersion.Status.ACTIVE
+        ).first()
     run = GenerationRun.objects.create(
+        experiment=experiment,
+        arm=arm,
         channel=channel,
         brief=brief,
         requested_by=by,
@@ -127,6 +133,24 @@ def generation_run_start(
         audit_record(action=Action.GENERATION_CLINICAL, actor=by, obj=run, detail={"run": run.id})
     if enqueue:
         transaction.on_commit(lambda: _enqueue(run.id))
+    return run
+
+
+@transaction.atomic
+def generation_run_cancel(*, run: GenerationRun, by: User) -> GenerationRun:
+    """A queued run ends now; a running one stops at its next token."""
+    run = GenerationRun.objects.select_for_update().get(id=run.id)
+    if by.id != run.requested_by_id and not can_request(by, run.channel):
+        raise PermissionDenied("Only whoever asked for a draft may cancel it.")
+    if run.status == GenerationRun.Status.QUEUED:
+        run.status, run.finished_at, run.phase = GenerationRun.Status.CANCELLED, timezone.now(), ""
+        run.save(update_fields=["status", "finished_at", "phase"])
+        transaction.on_commit(lambda: _publish(run.id, {"done": True, "status": "cancelled"}))
+    elif run.status == GenerationRun.Status.RUNNING:
+        run.cancel_requested = True
+        run.save(update_fields=["cancel_requested"])
+    else:
+        raise ValidationError("This draft is already finished.")
     return run
 
 

@@ -85,6 +85,9 @@ MEMORISATION_THRESHOLD = float(env_str("BLOGLLM_MEMORISATION_THRESHOLD", "0.5"))
 # and how many times a flagged draft is revised before it goes to the editor with its findings.
 BANNED_TOPICS = env_list("BLOGLLM_BANNED_TOPICS", [])
 GENERATION_MAX_REVISIONS = env_int("BLOGLLM_GENERATION_MAX_REVISIONS", 1, minimum=0)
+# Load the base model when a worker process starts, so the first draft streams within seconds
+# (`make run` and the GPU worker turn it on; tests leave it off).
+WARM_RUNTIME = env_bool("BLOGLLM_WARM_RUNTIME", False)
 # New tokens per evaluation sample (three fixed briefs, base and tuned).
 EVAL_SAMPLE_TOKENS = env_int("BLOGLLM_EVAL_SAMPLE_TOKENS", 120, minimum=1)
 

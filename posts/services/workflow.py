@@ -177,6 +177,11 @@ def post_publish(*, post: Post, by: User | None) -> Post:
     post.published_at = timezone.now()
     post.scheduled_at = None
     post.save(update_fields=["status", "published_at", "scheduled_at", "updated_at"])
+    if post.source == Post.Source.AI_ASSISTED:
+        # How much the editor changed the AI draft: feedback for the model that wrote it.
+        from generation.feedback import generation_publication_record
+
+        generation_publication_record(post=post)
     from posts.tasks import post_embed_task
 
     transaction.on_commit(lambda: post_embed_task.delay(post_id=post.id))

@@ -179,3 +179,21 @@ def test_the_whole_graph_runs_through_a_real_worker(celery_worker_process, tiny_
     assert run.status in ("succeeded", "needs_review"), run.traceback
     assert run.post.source == Post.Source.AI_ASSISTED
     assert run.steps.first().node == "retrieve" and run.steps.last().node == "finalise"
+
+
+@pytest.mark.django_db
+def test_a_queued_draft_is_cancelled_at_once_and_a_running_one_at_its_next_token(author):
+    from generation.services import generation_run_cancel
+
+    queued = generation_run_start(channel="general", brief={"topic": "Tea"}, by=author)
+    running = generation_run_start(channel="general", brief={"topic": "Tea"}, by=author)
+    GenerationRun.objects.filter(id=running.id).update(status="running")
+
+    generation_run_cancel(run=queued, by=author)
+    generation_run_cancel(run=running, by=author)
+
+    queued.refresh_from_db()
+    running.refresh_from_db()
+    assert queued.status == "cancelled" and running.cancel_requested
+    with pytest.raises(ValidationError, match="already finished"):
+        generation_run_cancel(run=queued, by=author)

@@ -1,0 +1,105 @@
+"""Aggregates for the per-version dashboard and A/B results, with 95% confidence intervals."""
+
+import math
+from dataclasses import dataclass
+
+from django.db.models import Avg, Count, Q, StdDev
+
+from generation.models import Experiment, Feedback, GenerationRun
+
+Z95 = 1.959964
+
+
+@dataclass(frozen=True)
+class Rate:
+    hits: int
+    total: int
+
+    @property
+    def value(self) -> float | None:
+        return self.hits / self.total if self.total else None
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """Wilson score interval: honest for small counts and rates near 0 or 1."""
+        if not self.total:
+            return None
+        n, p = self.total, self.hits / self.total
+        centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
+        half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
+        return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass(frozen=True)
+class Mean:
+    value: float | None
+    sd: float | None
+    n: int
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        if self.value is None or self.sd is None or self.n < 2:
+            return None
+        half = Z95 * self.sd / math.sqrt(self.n)
+        return self.value - half, self.value + half
+
+
+FINISHED = (GenerationRun.Status.SUCCEEDED, GenerationRun.Status.NEEDS_REVIEW)
+
+
+def summarise(runs: object) -> dict:
+    """Counts, acceptance (drafts whose post was published), thumbs, edit distance, speed."""
+    finished = runs.filter(status__in=FINISHED)
+    row = finished.aggregate(
+        n=Count("id"),
+        published=Count("id", filter=Q(published_at__isnull=False)),
+        edit=Avg("edit_distance"),
+        edit_sd=StdDev("edit_distance", sample=True),
+        edited=Count("id", filter=Q(edit_distance__isnull=False)),
+        tps=Avg("tokens_per_s"),
+    )
+    # Feedback counted apart: joining it above would count a run once per rating.
+    rated = Feedback.objects.filter(run__in=finished).aggregate(
+        up=Count("id", filter=Q(thumbs_up=True)), n=Count("id")
+    )
+    latencies = [r.latency_s for r in finished.only("started_at", "finished_at") if r.latency_s]
+    return {
+        "runs": row["n"],
+        "acceptance": Rate(row["published"], row["n"]),
+        "thumbs_up": Rate(rated["up"], rated["n"]),
+        "edit_distance": Mean(row["edit"], row["edit_sd"], row["edited"]),
+        "latency_s": Mean(
+            sum(latencies) / len(latencies) if latencies else None,
+            _sd(latencies),
+            len(latencies),
+        ),
+        "tokens_per_s": row["tps"],
+    }
+
+
+def version_dashboard(channel: str) -> list[dict]:
+    """One summary per model version that wrote drafts on the channel (None: the base model)."""
+    from training.models import ModelVersion
+
+    runs = GenerationRun.objects.filter(channel=channel)
+    ids = set(runs.values_list("model_version", flat=True))
+    labels = {v.id: str(v) for v in ModelVersion.objects.filter(id__in=ids - {None})}
+    return [
+        {
+            "version_id": version_id,
+            "label": labels.get(version_id, "Base model"),
+            **summarise(runs.filter(model_version=version_id)),
+        }
+        for version_id in sorted(ids, key=lambda v: (v is not None, v or 0))
+    ]
+
+
+def experiment_results(experiment: Experiment) -> dict:
+    return {arm: summarise(experiment.runs.filter(arm=arm)) for arm in ("a", "b")}
+
+
+def _sd(values: list[float]) -> float | None:
+    if len(values) < 2:
+        return None
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
