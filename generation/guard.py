@@ -4,6 +4,7 @@ Findings, each {kind, label, start, end, text, detail}:
 - phi: the de-identification engine found protected health information;
 - overlap: a passage shares word 8-grams with a clinical note (its raw or de-identified text);
 - banned_topic: a word or phrase from BLOGLLM_BANNED_TOPICS;
+- avoid_word: a word the author's voice guide avoids (advice, not blocking);
 - length / structure: far from the asked length, or no text at all.
 On the clinical channel a finding's `text` is left out: the trace must hold no PHI.
 """
@@ -14,10 +15,13 @@ from django.conf import settings
 
 from compliance.scanning import scan_output
 
+ADVICE = {"length", "avoid_word"}
 MIN_SHARE_OF_LENGTH = 0.25  # a draft under a quarter of the asked length is flagged
 
 
-def check_draft(text: str, *, channel: str, length: int | None = None) -> list[dict]:
+def check_draft(
+    text: str, *, channel: str, length: int | None = None, avoid: list[str] = ()
+) -> list[dict]:
     findings: list[dict] = []
     if not text.strip():
         return [_finding("structure", "The draft is empty.")]
@@ -44,6 +48,13 @@ def check_draft(text: str, *, channel: str, length: int | None = None) -> list[d
             findings.append(
                 _finding("banned_topic", f"Mentions “{topic}”.", topic, *match.span(), match[0])
             )
+    for word in avoid:  # the author's voice guide: advice, like the length
+        for match in re.finditer(rf"\b{re.escape(word)}\b", text, flags=re.IGNORECASE):
+            findings.append(
+                _finding(
+                    "avoid_word", f"The voice guide avoids “{word}”.", word, *match.span(), match[0]
+                )
+            )
     words = len(text.split())
     if length and words < MIN_SHARE_OF_LENGTH * length:
         findings.append(_finding("length", f"{words} words, far from the {length} asked for."))
@@ -66,5 +77,5 @@ def _finding(
 
 
 def blocking(findings: list[dict]) -> list[dict]:
-    """Findings that must be fixed before a draft goes out as clean (length is advice)."""
-    return [f for f in findings if f["kind"] != "length"]
+    """Findings that must be fixed before a draft goes out as clean (the rest is advice)."""
+    return [f for f in findings if f["kind"] not in ADVICE]

@@ -53,6 +53,10 @@ class GenerationRun(models.Model):
     first_token_s = models.FloatField(null=True, blank=True)
     tokens_per_s = models.FloatField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Shown to the editor before submitting: closeness to the author's own posts (0–1), and the
+    # share of sentences a retrieved source supports (generation/scores.py).
+    style_fidelity = models.FloatField(null=True, blank=True)
+    grounding = models.FloatField(null=True, blank=True)
     # A/B: the experiment that chose this run's model version, and which arm it fell in.
     experiment = models.ForeignKey(
         "Experiment", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
@@ -159,3 +163,40 @@ class Experiment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.channel})"
+
+
+class VoiceGuide(models.Model):
+    """How an author writes, in their own words: every AI feature puts it in its prompt."""
+
+    author = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="voice_guide"
+    )
+    tone = models.TextField(blank=True)  # "warm, plain, a little dry"
+    use_words = models.TextField(blank=True)  # one per line, or comma-separated
+    avoid_words = models.TextField(blank=True)
+    structure = models.TextField(blank=True)  # "short paragraphs; end with a question"
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Voice guide of {self.author}"
+
+    @staticmethod
+    def _items(text: str) -> list[str]:
+        return [w.strip() for w in text.replace("\n", ",").split(",") if w.strip()]
+
+    @property
+    def avoid_list(self) -> list[str]:
+        return self._items(self.avoid_words)
+
+    def as_prompt(self) -> str:
+        """The guide as lines for the system prompt ('' when empty)."""
+        lines = []
+        if self.tone.strip():
+            lines.append(f"Tone: {self.tone.strip()}")
+        if self.use_words.strip():
+            lines.append(f"Words the author likes: {', '.join(self._items(self.use_words))}")
+        if self.avoid_words.strip():
+            lines.append(f"Never use: {', '.join(self.avoid_list)}")
+        if self.structure.strip():
+            lines.append(f"Structure: {self.structure.strip()}")
+        return "\n".join(lines)

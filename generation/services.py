@@ -8,6 +8,7 @@ de-identified before it is stored anywhere: the brief at the start, and each ste
 output, the findings and the final draft in the recorder and the finaliser.
 """
 
+import functools
 import json
 import logging
 import threading
@@ -26,7 +27,7 @@ from django.utils import timezone
 from accounts.models import User
 from compliance.audit import Action, audit_record
 from generation.guard import blocking, check_draft
-from generation.models import GenerationRun, RunStep
+from generation.models import GenerationRun, RunStep, VoiceGuide
 from posts.models import Post
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,13 @@ def can_request(user: User, channel: str) -> bool:
     if channel == Post.Channel.CLINICAL:
         return user.has_perm("accounts.handle_clinical_notes")
     return user.has_perm("accounts.request_ai_drafts")
+
+
+def can_review(user: User, channel: str) -> bool:
+    """Editors see and stop general drafts; compliance officers clinical ones."""
+    if channel == Post.Channel.CLINICAL:
+        return user.has_perm("accounts.handle_clinical_notes")
+    return user.has_perm("accounts.review_posts")
 
 
 def deidentified(text: str) -> str:
@@ -140,8 +148,8 @@ def generation_run_start(
 def generation_run_cancel(*, run: GenerationRun, by: User) -> GenerationRun:
     """A queued run ends now; a running one stops at its next token."""
     run = GenerationRun.objects.select_for_update().get(id=run.id)
-    if by.id != run.requested_by_id and not can_request(by, run.channel):
-        raise PermissionDenied("Only whoever asked for a draft may cancel it.")
+    if by.id != run.requested_by_id and not can_review(by, run.channel):
+        raise PermissionDenied("Only whoever asked for a draft, or a reviewer, may cancel it.")
     if run.status == GenerationRun.Status.QUEUED:
         run.status, run.finished_at, run.phase = GenerationRun.Status.CANCELLED, timezone.now(), ""
         run.save(update_fields=["status", "finished_at", "phase"])
@@ -208,12 +216,17 @@ def _execute(run: GenerationRun) -> None:
     from generation.workflow import Steps, build_graph
 
     stats: dict[str, Any] = {}
+    guide = VoiceGuide.objects.filter(author_id=run.requested_by_id).first()
+    avoid = guide.avoid_list if guide else []
     steps = Steps(
         retrieve=_retrieve(run),
         write=_writer(run, stats),
-        check=lambda text: check_draft(text, channel=run.channel, length=run.brief.get("length")),
+        check=lambda text: check_draft(
+            text, channel=run.channel, length=run.brief.get("length"), avoid=avoid
+        ),
         finalise=_finaliser(run),
         max_revisions=settings.GENERATION_MAX_REVISIONS,
+        voice=guide.as_prompt() if guide else "",
     )
     recorder = StepRecorder(run, stats)
     config = {"configurable": {"thread_id": str(run.thread_id)}}
@@ -267,10 +280,13 @@ def _writer(run: GenerationRun, stats: dict) -> Callable[[list[dict]], str]:
     checked = [0.0]
     clean = sanitizer(run.channel)
 
+    streamed = {"chars": 0}  # of the text being written now
+
     def on_text(piece: str) -> None:
         # Clinical tokens are not published one by one: a name could span pieces unseen.
         if run.channel != Post.Channel.CLINICAL:
-            _publish(run.id, {"text": piece})
+            _stream_append(run.id, piece, offset=streamed["chars"])
+            streamed["chars"] += len(piece)
         now = time.monotonic()
         if now - checked[0] >= CANCEL_CHECK_SECONDS:
             checked[0] = now
@@ -278,6 +294,9 @@ def _writer(run: GenerationRun, stats: dict) -> Callable[[list[dict]], str]:
                 cancel.set()
 
     def write(messages: list[dict]) -> str:
+        streamed["chars"] = 0
+        if run.channel != Post.Channel.CLINICAL:
+            _stream_reset(run.id, "")  # a revision replaces the draft on the page
         result = runtime.generate(
             messages, sampling, adapter=adapter, cancel=cancel, on_text=on_text
         )
@@ -290,7 +309,7 @@ def _writer(run: GenerationRun, stats: dict) -> Callable[[list[dict]], str]:
             tokens_per_s=result.tokens_per_s,
         )
         if run.channel == Post.Channel.CLINICAL:
-            _publish(run.id, {"text": clean(result.text), "replace": True})
+            _stream_reset(run.id, clean(result.text))
         return result.text
 
     return write
@@ -326,6 +345,7 @@ def _finaliser(run: GenerationRun) -> Callable[[dict], dict]:
             if blocking(findings)
             else GenerationRun.Status.SUCCEEDED
         )
+        style, grounded = draft_scores(run, state["draft"], state.get("sources", []))
         post = post_create(
             author=run.requested_by,
             title=run.brief["topic"][:300],
@@ -343,12 +363,53 @@ def _finaliser(run: GenerationRun) -> Callable[[dict], dict]:
             sources=sources,
             findings=findings,
             revisions=state.get("revisions", 0),
+            style_fidelity=style,
+            grounding=grounded,
             finished_at=timezone.now(),
         )
         _publish(run.id, {"done": True, "status": status, "post": post.id})
         return {"post_id": post.id, "status": status}
 
     return finalise
+
+
+STYLE_REFERENCES = 20
+
+
+def draft_scores(run: GenerationRun, draft: str, sources: list[dict]) -> tuple:
+    """(style fidelity, grounding) of a draft; see generation/scores.py."""
+    from generation.scores import grounding, style_fidelity
+    from posts.embedder import get_embedder
+
+    embed = get_embedder(settings.EMBED_MODEL).embed
+    own = Post.objects.filter(
+        author_id=run.requested_by_id, channel=run.channel, status=Post.Status.PUBLISHED
+    ).exclude(source=Post.Source.AI_ASSISTED)
+    # Held-out posts first: they are what the registry's style score measures against too.
+    references = list(
+        own.order_by("-split", "-published_at").values_list("body_markdown", flat=True)[
+            :STYLE_REFERENCES
+        ]
+    )
+    return (
+        style_fidelity(draft, references, embed),
+        grounding(draft, [s["text"] for s in sources], embed),
+    )
+
+
+def voice_guide_update(*, author: User, by: User, **fields: str) -> VoiceGuide:
+    """Authors keep their own guide; editors may keep anyone's."""
+    if by.id != author.id and not by.has_perm("accounts.review_posts"):
+        raise PermissionDenied("Only the author or an editor may change this voice guide.")
+    allowed = {"tone", "use_words", "avoid_words", "structure"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValidationError(f"Unknown voice guide field(s): {', '.join(sorted(unknown))}.")
+    guide, _ = VoiceGuide.objects.get_or_create(author=author)
+    for name, value in fields.items():
+        setattr(guide, name, str(value).strip()[:4000])
+    guide.save()
+    return guide
 
 
 def citations_markdown(sources: list[dict]) -> str:
@@ -403,12 +464,46 @@ def _update(run: GenerationRun, **fields: Any) -> None:
         setattr(run, name, value)
 
 
+# The stream: each piece is appended to a Redis string (the text so far) and published in one
+# transaction, with its offset. A page that subscribes late reads the string after subscribing,
+# then skips the pieces it already has (generation/views.py): no word is lost or shown twice.
+STREAM_TTL_SECONDS = 3600
+
+
+def stream_key(run_id: int) -> str:
+    return f"blogllm:generation:{run_id}:text"
+
+
+@functools.cache
+def _redis() -> Any:
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+
+
+def _stream_append(run_id: int, piece: str, *, offset: int) -> None:
+    message = json.dumps({"text": piece, "offset": offset})
+    _send(run_id, lambda pipe: pipe.append(stream_key(run_id), piece), message)
+
+
+def _stream_reset(run_id: int, text: str) -> None:
+    message = json.dumps({"text": text, "offset": 0, "replace": True})
+    _send(run_id, lambda pipe: pipe.set(stream_key(run_id), text), message)
+
+
 def _publish(run_id: int, message: dict) -> None:
+    _send(run_id, lambda pipe: None, json.dumps(message))
+
+
+def _send(run_id: int, store: Callable[[Any], object], message: str) -> None:
     """Best effort: the stream is a convenience, the stored run is the record."""
     import redis
 
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
-        client.publish(stream_channel(run_id), json.dumps(message))
+        with _redis().pipeline(transaction=True) as pipe:
+            store(pipe)
+            pipe.expire(stream_key(run_id), STREAM_TTL_SECONDS)
+            pipe.publish(stream_channel(run_id), message)
+            pipe.execute()
     except redis.RedisError:
-        logger.warning("Could not publish generation run %s's tokens", run_id)
+        logger.warning("Could not publish generation run %s's text", run_id)

@@ -46,6 +46,7 @@ class Steps:
     check: Callable[[str], list[dict]]  # draft → findings (empty: it may go out)
     finalise: Callable[[DraftState], dict]  # save the draft; returns what was saved
     max_revisions: int = 1
+    voice: str = ""  # the author's voice guide, as prompt lines
 
 
 class Recorder(Protocol):
@@ -72,20 +73,24 @@ def sources_text(sources: list[dict]) -> str:
     return "\n\n".join(f"[{s['n']}] {s.get('title', '')}\n{s['text']}" for s in sources)
 
 
-def draft_messages(brief: dict, sources: list[dict]) -> list[dict]:
+def system_prompt(voice: str = "") -> str:
+    return f"{SYSTEM_PROMPT}\n\nThe author's voice guide:\n{voice}" if voice else SYSTEM_PROMPT
+
+
+def draft_messages(brief: dict, sources: list[dict], voice: str = "") -> list[dict]:
     user = f"{brief_text(brief)}\n\nSources:\n{sources_text(sources)}"
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+    return [{"role": "system", "content": system_prompt(voice)}, {"role": "user", "content": user}]
 
 
 def revise_messages(
-    brief: dict, sources: list[dict], draft: str, findings: list[dict]
+    brief: dict, sources: list[dict], draft: str, findings: list[dict], voice: str = ""
 ) -> list[dict]:
     problems = "\n".join(f"- {f['kind']}: {f.get('detail') or f.get('text', '')}" for f in findings)
     user = (
         f"{brief_text(brief)}\n\nSources:\n{sources_text(sources)}\n\nYour draft:\n{draft}\n\n"
         f"Rewrite the draft without these problems:\n{problems}"
     )
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+    return [{"role": "system", "content": system_prompt(voice)}, {"role": "user", "content": user}]
 
 
 def build_graph(steps: Steps, recorder: Recorder) -> Any:
@@ -97,14 +102,15 @@ def build_graph(steps: Steps, recorder: Recorder) -> Any:
         return {"sources": [{**s, "n": i} for i, s in enumerate(found, start=1)], "revisions": 0}
 
     def draft(state: DraftState) -> dict:
-        return {"draft": steps.write(draft_messages(state["brief"], state["sources"]))}
+        messages = draft_messages(state["brief"], state["sources"], steps.voice)
+        return {"draft": steps.write(messages)}
 
     def guard(state: DraftState) -> dict:
         return {"findings": steps.check(state["draft"])}
 
     def revise(state: DraftState) -> dict:
         messages = revise_messages(
-            state["brief"], state["sources"], state["draft"], state["findings"]
+            state["brief"], state["sources"], state["draft"], state["findings"], steps.voice
         )
         return {"draft": steps.write(messages), "revisions": state.get("revisions", 0) + 1}
 

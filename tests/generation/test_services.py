@@ -131,6 +131,8 @@ def test_a_run_retrieves_drafts_guards_and_saves_an_ai_assisted_draft(author, ti
     assert draft.source == Post.Source.AI_ASSISTED and draft.status == Post.Status.DRAFT
     assert draft.body_markdown.startswith(run.output) and "[1]: Tea" in draft.body_markdown
     assert run.new_tokens > 0 and run.tokens_per_s > 0
+    assert run.style_fidelity is not None  # against the author's own published post
+    assert run.grounding is None or 0 <= run.grounding <= 1
 
 
 @pytest.mark.django_db
