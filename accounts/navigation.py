@@ -22,6 +22,11 @@ POST_READERS = ("accounts.draft_posts", "accounts.review_posts", "accounts.appro
 NAV_ITEMS = [
     NavItem("Dashboard", "home"),
     NavItem("Posts", "posts:list", permission=POST_READERS),
+    NavItem(
+        "Write with AI",
+        "generation:new",
+        permission=("accounts.request_ai_drafts", "accounts.handle_clinical_notes"),
+    ),
     NavItem("Search", "posts:search", permission=POST_READERS),
     NavItem("Import", "posts:import", permission="accounts.draft_posts"),
     NavItem("Corpus", "posts:corpus", permission="accounts.review_posts"),

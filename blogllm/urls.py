@@ -19,6 +19,7 @@ urlpatterns = [
     path("compliance/audit/", include("compliance.audit_urls")),
     path("compliance/", include("compliance.urls", namespace="compliance")),
     path("training/", include("training.urls", namespace="training")),
+    path("generate/", include("generation.urls", namespace="generation")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

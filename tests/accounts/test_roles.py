@@ -86,13 +86,16 @@ def nav_labels(client, user) -> list[str]:  # noqa: ANN001
 def test_each_role_sees_its_navigation(client, author, editor, officer, admin_user) -> None:  # noqa: ANN001
     enrol_totp(officer)
     enrol_totp(admin_user)
-    assert nav_labels(client, author) == ["Dashboard", "Posts", "Search", "Import", "Security"]
+    assert nav_labels(client, author) == [
+        "Dashboard", "Posts", "Write with AI", "Search", "Import", "Security",
+    ]  # fmt: skip
     assert nav_labels(client, editor) == [
-        "Dashboard", "Posts", "Search", "Import", "Corpus", "Training", "Admin", "Security",
+        "Dashboard", "Posts", "Write with AI", "Search", "Import", "Corpus", "Training", "Admin",
+        "Security",
     ]  # fmt: skip
     assert nav_labels(client, officer) == [
-        "Dashboard", "Posts", "Search", "Training", "Clinical notes", "Audit trail", "Admin",
-        "Security",
+        "Dashboard", "Posts", "Write with AI", "Search", "Training", "Clinical notes",
+        "Audit trail", "Admin", "Security",
     ]  # fmt: skip
     assert nav_labels(client, admin_user) == ["Dashboard", "Users & roles", "Admin", "Security"]
 
