@@ -40,8 +40,9 @@ def _limit_torch_threads(**kwargs: object) -> None:
 
 @signals.worker_process_init.connect
 def _warm_runtime(**kwargs: object) -> None:
-    """With BLOGLLM_WARM_RUNTIME, each worker process loads the base model in the background as
-    it starts (a draft asked for meanwhile waits for it, rather than loading it twice)."""
+    """With BLOGLLM_WARM_RUNTIME, each worker process loads the embedding model and the base
+    model in the background as it starts (a draft asked for meanwhile waits for them, rather
+    than loading them twice)."""
     from django.conf import settings
 
     if not settings.WARM_RUNTIME:
@@ -49,8 +50,10 @@ def _warm_runtime(**kwargs: object) -> None:
 
     def load() -> None:
         from generation.runtime import get_runtime
+        from posts.embedder import get_embedder
 
         try:
+            get_embedder(settings.EMBED_MODEL)  # the retriever embeds each brief
             get_runtime(settings.BASE_MODEL, cache_dir=settings.MODEL_CACHE_DIR)
         except Exception:  # noqa: BLE001 - a draft will load it again and report the error
             logging.getLogger(__name__).exception("Could not pre-load %s", settings.BASE_MODEL)
