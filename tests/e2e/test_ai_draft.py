@@ -33,6 +33,7 @@ def test_ask_watch_it_stream_open_citations_and_inspector_edit_and_submit(
     page.click("nav >> text=Write with AI")
     page.fill("#id_topic", "Waking up worried at 3 a.m.")
     page.fill("#id_tone", "warm")
+    page.click("summary:has-text('Advanced')")
     page.fill("#id_max_new_tokens", "24")
     page.fill("#id_seed", "1")
     page.click("button:has-text('Write the draft')")
@@ -54,6 +55,7 @@ def test_ask_watch_it_stream_open_citations_and_inspector_edit_and_submit(
     page.go_back()
 
     page.click("text=Inspect this run")
+    page.wait_for_url(f"**/generate/runs/{run.id}/inspect/")
     page.wait_for_selector("svg.graph")
     assert page.locator('g.node.taken[data-node="retrieve"]').count() == 1
     assert page.locator("svg.timeline-chart rect.bar").count() == run.steps.count()
