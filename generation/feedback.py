@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from generation.models import Experiment, Feedback, GenerationRun
+from generation.services import can_review
 from posts.models import Post
 
 SOURCES_HEADING = re.compile(r"\n#+\s*Sources\s*\n.*\Z", re.DOTALL | re.IGNORECASE)
@@ -17,18 +18,12 @@ SOURCES_HEADING = re.compile(r"\n#+\s*Sources\s*\n.*\Z", re.DOTALL | re.IGNORECA
 
 def feedback_give(*, run: GenerationRun, by: User, thumbs_up: bool, comment: str = "") -> Feedback:
     """Thumbs up or down on a draft; giving it again replaces the earlier one."""
-    if by.id != run.requested_by_id and not _may_review(by, run.channel):
+    if by.id != run.requested_by_id and not can_review(by, run.channel):
         raise PermissionDenied("Only the author of the request or a reviewer may rate this draft.")
     feedback, _ = Feedback.objects.update_or_create(
         run=run, user=by, defaults={"thumbs_up": thumbs_up, "comment": comment.strip()[:2000]}
     )
     return feedback
-
-
-def _may_review(user: User, channel: str) -> bool:
-    if channel == Post.Channel.CLINICAL:
-        return user.has_perm("accounts.approve_clinical_posts")
-    return user.has_perm("accounts.review_posts")
 
 
 def words(text: str) -> list[str]:
