@@ -232,7 +232,7 @@ def _execute(run: GenerationRun) -> None:
     config = {"configurable": {"thread_id": str(run.thread_id)}}
     with checkpoint_connection() as conn:
         saver = PostgresSaver(conn)
-        saver.setup()
+        _checkpoint_tables(saver)
         graph = build_graph(steps, recorder).compile(checkpointer=saver)
         pending = graph.get_state(config)
         _update(run, phase="Writing")
@@ -241,6 +241,16 @@ def _execute(run: GenerationRun) -> None:
             graph.invoke(None, config)
         else:
             graph.invoke({"brief": run.brief}, config)
+
+
+_checkpoint_tables_ready = threading.Event()
+
+
+def _checkpoint_tables(saver: Any) -> None:
+    """LangGraph's tables and migrations, checked once per process rather than per draft."""
+    if not _checkpoint_tables_ready.is_set():
+        saver.setup()
+        _checkpoint_tables_ready.set()
 
 
 def checkpoint_connection() -> Any:
