@@ -1,5 +1,8 @@
 """AI-assisted drafting runs and their step-by-step traces.
 
+GenerationRun.Kind: a whole `draft` from a brief (finalise saves a new draft Post), or an
+assist in the post editor: `rewrite` a selection or `continue` from the cursor (finalise keeps
+the proposal on the run; the editor takes it hunk by hunk, generation/assist.py).
 GenerationRun.Status: queued → running → succeeded | needs_review | failed | cancelled.
 `needs_review`: the guard still found problems after the bounded revisions; the draft is saved
 for the editor with the findings shown. The LangGraph state lives in PostgreSQL under
@@ -25,11 +28,19 @@ class GenerationRun(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
+    class Kind(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        REWRITE = "rewrite", "Rewrite a selection"
+        CONTINUE = "continue", "Continue from here"
+
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
 
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.DRAFT)
     thread_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     channel = models.CharField(max_length=16, choices=Post.Channel.choices)
-    brief = models.JSONField(default=dict)  # topic, outline, audience, tone, length
+    # draft: topic, outline, audience, tone, length. rewrite/continue: topic (the post's title),
+    # instruction, before, selection, after, start, end, post_version (see generation/assist.py).
+    brief = models.JSONField(default=dict)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -45,6 +56,7 @@ class GenerationRun(models.Model):
     sources = models.JSONField(default=list, blank=True)  # [{n, source, title, post_id, score…}]
     findings = models.JSONField(default=list, blank=True)  # the guard's last findings
     revisions = models.PositiveSmallIntegerField(default=0)
+    # draft: the Post the run saved. rewrite/continue: the post being edited.
     post = models.ForeignKey(
         Post, null=True, blank=True, on_delete=models.SET_NULL, related_name="generation_runs"
     )
@@ -53,6 +65,10 @@ class GenerationRun(models.Model):
     first_token_s = models.FloatField(null=True, blank=True)
     tokens_per_s = models.FloatField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Written by the worker every few seconds while it runs; a stale one means the worker died
+    # and beat queues the run again (generation_runs_recover).
+    worker = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     # Shown to the editor before submitting: closeness to the author's own posts (0–1), and the
     # share of sentences a retrieved source supports (generation/scores.py).
     style_fidelity = models.FloatField(null=True, blank=True)
@@ -65,6 +81,9 @@ class GenerationRun(models.Model):
     # When the draft's post is published: how much the editor changed (0 = nothing, 1 = all).
     published_at = models.DateTimeField(null=True, blank=True)
     edit_distance = models.FloatField(null=True, blank=True)
+    # rewrite/continue: how many hunks of the proposal the editor took, of how many.
+    hunks_total = models.PositiveSmallIntegerField(null=True, blank=True)
+    hunks_accepted = models.PositiveSmallIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     traceback = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -73,7 +92,10 @@ class GenerationRun(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["channel", "status", "created_at"])]
+        indexes = [
+            models.Index(fields=["channel", "status", "created_at"]),
+            models.Index(fields=["status", "heartbeat_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"Generation #{self.pk} ({self.status})"
