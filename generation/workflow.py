@@ -39,16 +39,6 @@ class DraftState(TypedDict, total=False):
     result: dict  # what finalise saved
 
 
-@dataclass
-class Steps:
-    retrieve: Callable[[str], list[dict]]  # query → sources
-    write: Callable[[list[dict]], str]  # chat messages → text (streams as it goes)
-    check: Callable[[str], list[dict]]  # draft → findings (empty: it may go out)
-    finalise: Callable[[DraftState], dict]  # save the draft; returns what was saved
-    max_revisions: int = 1
-    voice: str = ""  # the author's voice guide, as prompt lines
-
-
 class Recorder(Protocol):
     def record(self, node: str, *, input: dict, output: dict, seconds: float) -> None: ...
 
@@ -93,23 +83,39 @@ def revise_messages(
     return [{"role": "system", "content": system_prompt(voice)}, {"role": "user", "content": user}]
 
 
+@dataclass
+class Steps:
+    """What the nodes call. The prompts and the query default to a whole draft's; the editor's
+    rewrite and continue (generation/assist.py) pass their own."""
+
+    retrieve: Callable[[str], list[dict]]  # query → sources
+    write: Callable[[list[dict]], str]  # chat messages → text (streams as it goes)
+    check: Callable[[str], list[dict]]  # draft → findings (empty: it may go out)
+    finalise: Callable[[DraftState], dict]  # save the draft; returns what was saved
+    max_revisions: int = 1
+    voice: str = ""  # the author's voice guide, as prompt lines
+    query: Callable[[dict], str] = brief_query  # brief → what to retrieve
+    prompt: Callable[..., list[dict]] = draft_messages  # (brief, sources, voice)
+    revise_prompt: Callable[..., list[dict]] = revise_messages  # (…, draft, findings, voice)
+
+
 def build_graph(steps: Steps, recorder: Recorder) -> Any:
     """The uncompiled StateGraph; compile it with a checkpointer to run it."""
     from langgraph.graph import END, START, StateGraph
 
     def retrieve(state: DraftState) -> dict:
-        found = steps.retrieve(brief_query(state["brief"]))
+        found = steps.retrieve(steps.query(state["brief"]))
         return {"sources": [{**s, "n": i} for i, s in enumerate(found, start=1)], "revisions": 0}
 
     def draft(state: DraftState) -> dict:
-        messages = draft_messages(state["brief"], state["sources"], steps.voice)
+        messages = steps.prompt(state["brief"], state["sources"], steps.voice)
         return {"draft": steps.write(messages)}
 
     def guard(state: DraftState) -> dict:
         return {"findings": steps.check(state["draft"])}
 
     def revise(state: DraftState) -> dict:
-        messages = revise_messages(
+        messages = steps.revise_prompt(
             state["brief"], state["sources"], state["draft"], state["findings"], steps.voice
         )
         return {"draft": steps.write(messages), "revisions": state.get("revisions", 0) + 1}
