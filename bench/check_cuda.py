@@ -4,7 +4,10 @@ Not part of `make bench` (it needs a GPU). Without the bundled GGUF (a GPU machi
 it), the model is SmolLM2-135M's architecture with random weights saved as a local folder, so the
 path is the one a worker takes for any local base model: load (bf16, on the GPU) → train LoRA
 with checkpoints → resume check → evaluate every checkpoint against the base (perplexity,
-samples, memorisation) → generation speed. Prints one line per check and a JSON summary.
+samples, memorisation) → generation speed → the drafting runtime (generation/runtime.py) on the
+GPU: device and dtype of its weights, streaming, greedy determinism, a LoRA adapter switched in,
+and its tokens/s and first token against a bare generate(). Prints one line per check and a
+JSON summary.
 """
 
 import json
@@ -135,9 +138,61 @@ def main() -> None:
         seconds = time.perf_counter() - started
         figures["generate_128_tokens_s"] = round(seconds, 2)
         figures["generate_chars"] = len(text)
+        del model
+        figures["runtime"] = check_runtime(base_dir, result.checkpoints[-1][1], work, plan)
+        print("runtime", figures["runtime"], flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(figures, indent=2, default=str))
+
+
+def check_runtime(base_dir: Path, adapter_dir: Path, work: Path, plan: object) -> dict:
+    """The drafting runtime as a worker uses it, on `plan`'s device."""
+    import torch
+
+    from generation.runtime import Runtime, SamplingSettings
+    from generation.workflow import draft_messages
+
+    cuda = plan.device == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    runtime = Runtime(str(base_dir), cache_dir=work / "cache", plan=plan)
+    params = sorted({f"{p.device.type}/{p.dtype}" for p in runtime.model.parameters()})
+    messages = draft_messages({"topic": "Walking to work in the rain"}, [])
+    greedy = SamplingSettings(max_new_tokens=128, temperature=0, seed=1)
+    runtime.generate(messages, SamplingSettings(max_new_tokens=4, temperature=0))  # warm up
+    pieces: list[str] = []
+    one = runtime.generate(messages, greedy, on_text=pieces.append)
+    two = runtime.generate(messages, greedy)
+    adapter = ("check", adapter_dir)
+    tuned = runtime.generate(messages, greedy, adapter=adapter)
+    after = runtime.generate(messages, greedy)  # the base again, adapter switched off
+
+    prompt = torch.tensor([runtime.prompt_ids(messages)], device=runtime.model.device)
+    options = {"do_sample": False, "pad_token_id": runtime.tokenizer.eos_token_id}
+    with torch.no_grad():
+        sync()
+        started = time.perf_counter()
+        runtime.model.generate(prompt, max_new_tokens=1, **options)
+        sync()
+        bare_first = time.perf_counter() - started
+        started = time.perf_counter()
+        out = runtime.model.generate(prompt, max_new_tokens=128, **options)
+        sync()
+        bare_tps = (out.shape[1] - prompt.shape[1]) / (time.perf_counter() - started)
+    return {
+        "params": params,
+        "streamed_pieces": len(pieces),
+        "stream_matches_text": "".join(pieces) == one.text,
+        "greedy_deterministic": one.text == two.text,
+        "adapter_changes_text": tuned.text != one.text,
+        "adapter_switched_off": after.text == one.text,
+        "tokens_per_s": round(one.tokens_per_s, 1),
+        "bare_tokens_per_s": round(bare_tps, 1),
+        "ratio": round(one.tokens_per_s / bare_tps, 2),
+        "first_token_ms": round(one.first_token_s * 1000, 1),
+        "bare_first_token_ms": round(bare_first * 1000, 1),
+        "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 1024**3, 2) if cuda else None,
+    }
 
 
 if __name__ == "__main__":

@@ -49,7 +49,11 @@ def edit_distance(draft: str, published: str) -> float:
 
 def generation_publication_record(*, post: Post) -> None:
     """Called when a post is published: remember how far it moved from its AI draft."""
-    run = GenerationRun.objects.filter(post=post).order_by("-created_at").first()
+    run = (
+        GenerationRun.objects.filter(post=post, kind=GenerationRun.Kind.DRAFT)
+        .order_by("-created_at")
+        .first()
+    )
     if run is None or run.published_at is not None:
         return
     run.published_at = timezone.now()

@@ -54,6 +54,9 @@ class BriefForm(forms.Form):
 
 class RunFilterForm(forms.Form):
     channel = forms.ChoiceField(required=False)
+    kind = forms.ChoiceField(
+        required=False, choices=[("", "Any kind"), *GenerationRun.Kind.choices]
+    )
     status = forms.ChoiceField(
         required=False, choices=[("", "Any status"), *GenerationRun.Status.choices]
     )
@@ -79,6 +82,7 @@ class RunFilterForm(forms.Form):
         data = getattr(self, "cleaned_data", {})
         return RunFilters(
             channel=data.get("channel") or "",
+            kind=data.get("kind") or "",
             status=data.get("status") or "",
             model_version=data.get("model_version") or "",
             slower_than_s=data.get("slower_than"),
@@ -148,3 +152,22 @@ class ExperimentForm(forms.Form):
         versions = ModelVersion.objects.filter(channel=channel).order_by("-number")
         self.fields["version_a"].queryset = versions
         self.fields["version_b"].queryset = versions
+
+
+class AssistForm(forms.Form):
+    """The post editor's 'rewrite this selection' / 'continue from here' request. Offsets count
+    characters (code points) in `text`, the editor's text as it is on screen."""
+
+    post = forms.IntegerField(min_value=1)
+    kind = forms.ChoiceField(
+        choices=[(k, GenerationRun.Kind(k).label) for k in ("rewrite", "continue")]
+    )
+    text = forms.CharField(strip=False, required=False, max_length=500_000)
+    start = forms.IntegerField(min_value=0)
+    end = forms.IntegerField(min_value=0)
+    instruction = forms.CharField(required=False, max_length=300)
+
+
+class TakenForm(forms.Form):
+    accepted = forms.IntegerField(min_value=0)
+    total = forms.IntegerField(min_value=0)

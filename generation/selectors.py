@@ -75,6 +75,7 @@ def run_steps(run: GenerationRun) -> list[RunStep]:
 @dataclass(frozen=True)
 class RunFilters:
     channel: str = ""
+    kind: str = ""  # draft | rewrite | continue, "" for any
     status: str = ""
     model_version: str = ""  # a ModelVersion id, "base" for the base model, "" for any
     slower_than_s: float | None = None
@@ -91,6 +92,8 @@ def run_list_for(user: User, filters: RunFilters | None = None) -> QuerySet[Gene
     )
     if filters.channel:
         runs = runs.filter(channel=filters.channel)
+    if filters.kind:
+        runs = runs.filter(kind=filters.kind)
     if filters.status:
         runs = runs.filter(status=filters.status)
     if filters.model_version == "base":

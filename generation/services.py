@@ -21,10 +21,11 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from accounts.models import User
+from blogllm.heartbeat import Heartbeat
 from compliance.audit import Action, audit_record
 from generation.guard import blocking, check_draft
 from generation.models import GenerationRun, RunStep, VoiceGuide
@@ -162,6 +163,96 @@ def generation_run_cancel(*, run: GenerationRun, by: User) -> GenerationRun:
     return run
 
 
+@transaction.atomic
+def assist_start(
+    *,
+    post: Post,
+    by: User,
+    kind: str,
+    text: str,
+    start: int,
+    end: int,
+    instruction: str = "",
+    enqueue: bool = True,
+) -> GenerationRun:
+    """Queue a rewrite of text[start:end], or a continuation at `start`, of a post being edited.
+
+    `text` is the editor's text as it is on screen (perhaps not saved yet). On the clinical
+    channel nothing that looks like PHI may go to the model or the trace, and the proposal must
+    fit the text exactly, so instead of de-identifying quietly, a request is refused."""
+    from generation import assist
+    from generation.feedback import experiment_assign
+    from generation.runtime import SamplingSettings
+    from posts.services.editing import can_edit
+    from training.models import ModelVersion
+
+    if not can_request(by, post.channel):
+        raise PermissionDenied(f"You may not ask for AI help on the {post.channel} channel.")
+    if not can_edit(by, post):
+        raise PermissionDenied("You may not edit this post now, so the AI cannot either.")
+    try:
+        brief = assist.assist_brief(
+            kind=kind, text=text, start=start, end=end, title=post.title, instruction=instruction
+        )
+    except assist.AssistError as exc:
+        raise ValidationError(str(exc)) from exc
+    if post.channel == Post.Channel.CLINICAL:
+        _refuse_phi(brief)
+    experiment, arm, version = experiment_assign(post.channel)
+    if version is None:
+        version = ModelVersion.objects.filter(
+            channel=post.channel, status=ModelVersion.Status.ACTIVE
+        ).first()
+    tokens = assist.assist_max_tokens(brief, assist.MAX_NEW_TOKENS)
+    sampling = SamplingSettings(max_new_tokens=tokens)
+    run = GenerationRun.objects.create(
+        kind=kind,
+        experiment=experiment,
+        arm=arm,
+        channel=post.channel,
+        brief=brief | {"post_version": post.version},
+        requested_by=by,
+        post=post,
+        model_version=version,
+        base_model=version.base_model if version else settings.BASE_MODEL,
+        sampling=sampling.to_dict(),
+        phase="Waiting for a worker",
+    )
+    if post.channel == Post.Channel.CLINICAL:
+        audit_record(action=Action.GENERATION_CLINICAL, actor=by, obj=run, detail={"run": run.id})
+    if enqueue:
+        transaction.on_commit(lambda: _enqueue(run.id))
+    return run
+
+
+def _refuse_phi(brief: dict) -> None:
+    from compliance import deid
+
+    labels = sorted(
+        {
+            span.label
+            for key in ("before", "selection", "after", "instruction")
+            for span in deid.find_spans(brief[key])
+        }
+    )
+    if labels:
+        raise ValidationError(
+            "The text around the selection looks like it holds protected health information "
+            f"({', '.join(labels)}). A clinical post must not: remove it, then ask again."
+        )
+
+
+def assist_decision_record(*, run: GenerationRun, by: User, accepted: int, total: int) -> None:
+    """How many of a proposal's hunks the editor took (the dashboard's 'hunks taken')."""
+    if by.id != run.requested_by_id:
+        raise PermissionDenied("Only whoever asked for this proposal can take it.")
+    if run.kind == GenerationRun.Kind.DRAFT or run.status in GenerationRun.ACTIVE_STATUSES:
+        raise ValidationError("Only a finished rewrite or continuation is taken hunk by hunk.")
+    if not 0 <= accepted <= total or total != (run.hunks_total or 0):
+        raise ValidationError(f"Expected 0 to {run.hunks_total or 0} hunks taken.")
+    _update(run, hunks_accepted=accepted)
+
+
 def _enqueue(run_id: int) -> None:
     from generation.tasks import generation_run_execute_task
 
@@ -175,39 +266,94 @@ def stream_channel(run_id: int) -> str:
 # --- In the worker -----------------------------------------------------------------------------
 
 
-def generation_run_execute(*, run_id: int) -> GenerationRun | None:
-    """Run (or resume, from its checkpoint) the workflow for one run."""
-    run = _claim(run_id)
+# A run whose worker died is queued again by generation_runs_recover (beat); one that has lost
+# its worker this many times (a draft that kills it, say) fails instead of looping forever.
+GENERATION_MAX_ATTEMPTS = 3
+GAVE_UP_SENTENCE = "The worker stopped three times while writing this draft; ask again."
+HEARTBEAT_SECONDS = 10
+
+
+def generation_run_execute(*, run_id: int, worker: str = "") -> GenerationRun | None:
+    """Run (or resume, from its checkpoint) the workflow for one run. Never raises for the run's
+    own failure: that is stored on the run, de-identified on the clinical channel."""
+    run = _claim(run_id, worker)
     if run is None:
         return None
+    # At least three beats per stale period, so only a dead worker's run is recovered.
+    seconds = min(HEARTBEAT_SECONDS, settings.GENERATION_STALE_SECONDS / 3)
+    heartbeat = Heartbeat(GenerationRun, run.id, seconds=seconds)
+    heartbeat.start()
     try:
         _execute(run)
     except GenerationCancelled:
-        _update(run, status=GenerationRun.Status.CANCELLED, phase="Cancelled")
+        _update(
+            run,
+            status=GenerationRun.Status.CANCELLED,
+            phase="Cancelled",
+            finished_at=timezone.now(),
+        )
         _publish(run.id, {"done": True, "status": "cancelled"})
     except Exception as exc:  # noqa: BLE001 - the run records every failure
-        logger.exception("Generation run %s failed", run.id)
+        error, trace = _failure_texts(run, exc)
+        if run.channel == Post.Channel.CLINICAL:
+            # The exception's own text may quote the brief or a note: log the cleaned trace.
+            logger.error("Generation run %s failed\n%s", run.id, trace)
+        else:
+            logger.exception("Generation run %s failed", run.id)
         _update(
             run,
             status=GenerationRun.Status.FAILED,
             phase="Failed",
-            error=f"The draft could not be written ({type(exc).__name__}: {exc}).",
-            traceback="".join(tb.format_exception(exc)),
+            error=error,
+            traceback=trace,
+            finished_at=timezone.now(),
         )
         _publish(run.id, {"done": True, "status": "failed"})
+    finally:
+        heartbeat.stop()
     run.refresh_from_db()
     return run
 
 
-def _claim(run_id: int) -> GenerationRun | None:
+def _claim(run_id: int, worker: str) -> GenerationRun | None:
+    """Mark the run as ours, or return None when it is not ours to run: ended, still running on a
+    live worker (a second delivery of the task), cancelled, or out of attempts."""
     with transaction.atomic():
         run = GenerationRun.objects.select_for_update().filter(id=run_id).first()
         if run is None or run.status not in GenerationRun.ACTIVE_STATUSES:
             return None
-        run.status, run.attempts = GenerationRun.Status.RUNNING, run.attempts + 1
-        run.started_at = run.started_at or timezone.now()
-        run.save(update_fields=["status", "attempts", "started_at"])
-    return run
+        now = timezone.now()
+        fresh = now - timezone.timedelta(seconds=settings.GENERATION_STALE_SECONDS)
+        if (
+            run.status == GenerationRun.Status.RUNNING
+            and run.heartbeat_at
+            and run.heartbeat_at > fresh
+        ):
+            logger.info(
+                "Generation run %s is already running on %s; not starting it twice",
+                run.id,
+                run.worker,
+            )
+            return None
+        if run.cancel_requested:  # asked for while its worker was dying
+            run.status, run.phase = GenerationRun.Status.CANCELLED, "Cancelled"
+            run.finished_at = now
+            run.save(update_fields=["status", "phase", "finished_at"])
+        elif run.attempts >= GENERATION_MAX_ATTEMPTS:
+            logger.warning(
+                "Generation run %s lost its worker %s times; failed", run.id, run.attempts
+            )
+            run.status, run.phase = GenerationRun.Status.FAILED, "Failed"
+            run.error, run.finished_at = GAVE_UP_SENTENCE, now
+            run.save(update_fields=["status", "phase", "error", "finished_at"])
+        else:
+            run.status, run.worker, run.heartbeat_at = GenerationRun.Status.RUNNING, worker, now
+            run.attempts += 1
+            run.started_at = run.started_at or now
+            run.save(update_fields=["status", "worker", "heartbeat_at", "attempts", "started_at"])
+            return run
+    _publish(run.id, {"done": True, "status": run.status})
+    return None
 
 
 def _execute(run: GenerationRun) -> None:
@@ -228,6 +374,13 @@ def _execute(run: GenerationRun) -> None:
         max_revisions=settings.GENERATION_MAX_REVISIONS,
         voice=guide.as_prompt() if guide else "",
     )
+    if run.kind != GenerationRun.Kind.DRAFT:  # the editor's rewrite or continue
+        from generation import assist
+
+        steps.query = assist.assist_query
+        steps.prompt = functools.partial(assist.assist_messages, run.kind)
+        steps.revise_prompt = functools.partial(assist.assist_revise_messages, run.kind)
+        steps.finalise = _assist_finaliser(run)
     recorder = StepRecorder(run, stats)
     config = {"configurable": {"thread_id": str(run.thread_id)}}
     with checkpoint_connection() as conn:
@@ -273,6 +426,10 @@ def _retrieve(run: GenerationRun) -> Callable[[str], list[dict]]:
     from generation.retrievers import ChunkRetriever
 
     retriever = ChunkRetriever(channel=run.channel)
+    if run.kind != GenerationRun.Kind.DRAFT:
+        from generation.assist import SOURCES
+
+        retriever.k = SOURCES
 
     def retrieve(query: str) -> list[dict]:
         return [{"text": d.page_content, **d.metadata} for d in retriever.invoke(query)]
@@ -344,11 +501,7 @@ def _finaliser(run: GenerationRun) -> Callable[[dict], dict]:
 
     def finalise(state: dict) -> dict:
         text = clean(state["draft"]).strip()
-        sources = [
-            {k: v for k, v in s.items() if k != "text"}
-            | {"excerpt": clean(s["text"][:SOURCE_EXCERPT_CHARS])}
-            for s in state.get("sources", [])
-        ]
+        sources = _stored_sources(state, clean)
         findings = clean(state.get("findings", []))
         status = (
             GenerationRun.Status.NEEDS_REVIEW
@@ -379,6 +532,47 @@ def _finaliser(run: GenerationRun) -> Callable[[dict], dict]:
         )
         _publish(run.id, {"done": True, "status": status, "post": post.id})
         return {"post_id": post.id, "status": status}
+
+    return finalise
+
+
+def _stored_sources(state: dict, clean: Callable[[Any], Any]) -> list[dict]:
+    """The retrieved sources as the run keeps them: metadata and scores, and a short excerpt."""
+    return [
+        {k: v for k, v in s.items() if k != "text"}
+        | {"excerpt": clean(s["text"][:SOURCE_EXCERPT_CHARS])}
+        for s in state.get("sources", [])
+    ]
+
+
+def _assist_finaliser(run: GenerationRun) -> Callable[[dict], dict]:
+    """A rewrite or continuation saves no post: the proposal stays on the run, and the editor
+    takes it hunk by hunk (generation/assist.py)."""
+    from generation.assist import hunk_count, proposal_text
+
+    clean = sanitizer(run.channel)
+
+    def finalise(state: dict) -> dict:
+        proposal = clean(proposal_text(run.kind, run.brief, state["draft"]))
+        findings = clean(state.get("findings", []))
+        status = (
+            GenerationRun.Status.NEEDS_REVIEW
+            if blocking(findings)
+            else GenerationRun.Status.SUCCEEDED
+        )
+        _update(
+            run,
+            status=status,
+            phase="Finished",
+            output=proposal,
+            sources=_stored_sources(state, clean),
+            findings=findings,
+            revisions=state.get("revisions", 0),
+            hunks_total=hunk_count(run.kind, run.brief, proposal),
+            finished_at=timezone.now(),
+        )
+        _publish(run.id, {"done": True, "status": status, "post": run.post_id})
+        return {"status": status, "hunks": run.hunks_total}
 
     return finalise
 
@@ -517,3 +711,48 @@ def _send(run_id: int, store: Callable[[Any], object], message: str) -> None:
             pipe.execute()
     except redis.RedisError:
         logger.warning("Could not publish generation run %s's text", run_id)
+
+
+# --- Recovery and failures --------------------------------------------------------------------
+
+
+def generation_runs_recover() -> list[int]:
+    """Queue again every running run whose worker stopped writing heartbeats (it died); the
+    next attempt resumes after the last step the checkpointer saved."""
+    stale_before = timezone.now() - timezone.timedelta(seconds=settings.GENERATION_STALE_SECONDS)
+    recovered = []
+    with transaction.atomic():
+        # A run left running by a worker from before heartbeats has none: its start counts.
+        stale = GenerationRun.objects.select_for_update(skip_locked=True).filter(
+            Q(heartbeat_at__lt=stale_before)
+            | Q(heartbeat_at__isnull=True, started_at__lt=stale_before),
+            status=GenerationRun.Status.RUNNING,
+        )
+        for run in stale:
+            run.status = GenerationRun.Status.QUEUED
+            run.phase = "Waiting to resume: the worker stopped answering"
+            run.save(update_fields=["status", "phase"])
+            recovered.append((run.id, run.worker))
+    for run_id, worker in recovered:
+        logger.warning("Generation run %s lost its worker %s; queued again", run_id, worker or "?")
+        _enqueue(run_id)
+    return [run_id for run_id, _ in recovered]
+
+
+def _failure_texts(run: GenerationRun, exc: BaseException) -> tuple[str, str]:
+    """The error sentence and traceback to store and log, through the channel's sanitizer. When
+    de-identification itself fails (a long traceback past its time limit), only the exception's
+    type and the frames are kept: code, never the message's data."""
+    clean = sanitizer(run.channel)
+    try:
+        return (
+            clean(f"The draft could not be written ({type(exc).__name__}: {exc})."),
+            clean("".join(tb.format_exception(exc))),
+        )
+    except Exception:  # noqa: BLE001 - the failure must still be recorded
+        logger.warning("Generation run %s: its failure could not be de-identified", run.id)
+        frames = "".join(tb.format_tb(exc.__traceback__))
+        return (
+            f"The draft could not be written ({type(exc).__name__}).",
+            f"Traceback (most recent call last):\n{frames}{type(exc).__name__}",
+        )

@@ -48,15 +48,21 @@ FINISHED = (GenerationRun.Status.SUCCEEDED, GenerationRun.Status.NEEDS_REVIEW)
 
 
 def summarise(runs: object) -> dict:
-    """Counts, acceptance (drafts whose post was published), thumbs, edit distance, speed."""
+    """Counts, acceptance (drafts whose post was published), thumbs, edit distance, speed, and
+    for the editor's rewrites and continuations the mean share of hunks taken."""
     finished = runs.filter(status__in=FINISHED)
-    row = finished.aggregate(
+    taken = [
+        accepted / total
+        for accepted, total in finished.exclude(kind=GenerationRun.Kind.DRAFT)
+        .filter(hunks_accepted__isnull=False, hunks_total__gt=0)
+        .values_list("hunks_accepted", "hunks_total")
+    ]
+    row = finished.filter(kind=GenerationRun.Kind.DRAFT).aggregate(
         n=Count("id"),
         published=Count("id", filter=Q(published_at__isnull=False)),
         edit=Avg("edit_distance"),
         edit_sd=StdDev("edit_distance", sample=True),
         edited=Count("id", filter=Q(edit_distance__isnull=False)),
-        tps=Avg("tokens_per_s"),
     )
     # Feedback counted apart: joining it above would count a run once per rating.
     rated = Feedback.objects.filter(run__in=finished).aggregate(
@@ -64,17 +70,18 @@ def summarise(runs: object) -> dict:
     )
     latencies = [r.latency_s for r in finished.only("started_at", "finished_at") if r.latency_s]
     return {
-        "runs": row["n"],
+        "runs": finished.count(),
         "acceptance": Rate(row["published"], row["n"]),
         "thumbs_up": Rate(rated["up"], rated["n"]),
         "edit_distance": Mean(row["edit"], row["edit_sd"], row["edited"]),
-        "latency_s": Mean(
-            sum(latencies) / len(latencies) if latencies else None,
-            _sd(latencies),
-            len(latencies),
-        ),
-        "tokens_per_s": row["tps"],
+        "latency_s": _mean(latencies),
+        "tokens_per_s": finished.aggregate(tps=Avg("tokens_per_s"))["tps"],
+        "hunks_taken": _mean(taken),
     }
+
+
+def _mean(values: list[float]) -> Mean:
+    return Mean(sum(values) / len(values) if values else None, _sd(values), len(values))
 
 
 def version_dashboard(channel: str) -> list[dict]:

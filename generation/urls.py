@@ -6,12 +6,15 @@ app_name = "generation"
 
 urlpatterns = [
     path("", views.new, name="new"),
+    path("assist/", views.assist_request, name="assist"),
     path("runs/", views.runs, name="runs"),
     path("runs/<int:run_id>/", views.run_detail, name="run"),
     path("runs/<int:run_id>/cancel/", views.run_cancel, name="cancel"),
     path("runs/<int:run_id>/stream/", views.run_stream, name="stream"),
     path("runs/<int:run_id>/inspect/", views.inspector, name="inspector"),
     path("runs/<int:run_id>/feedback/", views.run_feedback, name="feedback"),
+    path("runs/<int:run_id>/proposal/", views.proposal, name="proposal"),
+    path("runs/<int:run_id>/taken/", views.proposal_taken, name="taken"),
     path("voice/", views.voice, name="voice"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("dashboard/experiments/", views.experiment_new, name="experiment_start"),

@@ -16,7 +16,13 @@ from functools import cache
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import escape
@@ -25,16 +31,21 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import User
 from generation import graph_svg, selectors
+from generation.assist import proposal_hunks
 from generation.feedback import experiment_start, experiment_stop, feedback_give
 from generation.forms import (
+    AssistForm,
     BriefForm,
     ExperimentForm,
     FeedbackForm,
     RunFilterForm,
+    TakenForm,
     VoiceGuideForm,
 )
 from generation.models import Experiment, GenerationRun, RunStep
 from generation.services import (
+    assist_decision_record,
+    assist_start,
     generation_run_cancel,
     generation_run_start,
     stream_channel,
@@ -42,6 +53,7 @@ from generation.services import (
     voice_guide_update,
 )
 from generation.stats import Mean, Rate, experiment_results, version_dashboard
+from posts.diffs import diff_html
 from posts.models import Post
 
 STREAM_MAX_SECONDS = 600  # a streaming response holds a gthread thread: never for long
@@ -123,6 +135,14 @@ def source_rows(run: GenerationRun) -> list[dict]:
     return rows
 
 
+def proposal_html(run: GenerationRun) -> SafeString:
+    """A rewrite or continuation as a diff against the selection it was asked for ('' for a
+    whole draft); diff_html escapes every text it places."""
+    if run.kind == GenerationRun.Kind.DRAFT or not run.output:
+        return _safe("")
+    return _safe(diff_html(run.brief.get("selection", ""), run.output)[0])
+
+
 def run_figures(run: GenerationRun) -> dict:
     return {
         "model": run.model_version.label if run.model_version else "base model",
@@ -173,6 +193,7 @@ def summary_cells(summary: dict) -> dict:
         "thumbs_up": rate_text(thumbs),
         "thumbs_n": f"{thumbs.hits}/{thumbs.total}",
         "edit_distance": mean_text(summary["edit_distance"]),
+        "hunks_taken": mean_text(summary["hunks_taken"]),
         "latency": mean_text(summary["latency_s"], digits=1, unit="s"),
         "tokens_per_s": "—" if tps is None else f"{tps:.1f}",
     }
@@ -257,7 +278,8 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
             findings=run.findings if run.channel == Post.Channel.GENERAL else [],
         ),
         "sources": source_rows(run),
-        "scores": score_rows(run) if finished else [],
+        "proposal": proposal_html(run) if finished else "",
+        "scores": score_rows(run) if finished and run.kind == GenerationRun.Kind.DRAFT else [],
         "feedback": selectors.run_feedback_for(request.user, run) if finished else None,
     }
     return render(request, "generation/run.html", context)
@@ -523,3 +545,94 @@ def experiment_end(request: HttpRequest, experiment_id: int) -> HttpResponse:
     else:
         messages.success(request, f"Experiment “{experiment.name}” stopped.")
     return redirect("generation:dashboard")
+
+
+# --- The post editor's rewrite and continue (static/js/assist.js) ----------------------------
+
+
+def _json_error(message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+@require_POST
+def assist_request(request: HttpRequest) -> JsonResponse:
+    """Queue a rewrite of the editor's selection, or a continuation at its cursor."""
+    form = AssistForm(request.POST)
+    if not form.is_valid():
+        return _json_error("The request was incomplete; reload the editor and try again.", 400)
+    data = form.cleaned_data
+    post = Post.objects.filter(id=data["post"]).first()
+    if post is None:
+        return _json_error("This post no longer exists.", 404)
+    try:
+        run = assist_start(
+            post=post,
+            by=request.user,
+            kind=data["kind"],
+            text=data["text"],
+            start=data["start"],
+            end=data["end"],
+            instruction=data["instruction"],
+        )
+    except PermissionDenied as exc:
+        return _json_error(str(exc), 403)
+    except ValidationError as exc:
+        return _json_error(_error_text(exc), 400)
+    return JsonResponse(
+        {
+            "run": run.id,
+            "stream": reverse("generation:stream", args=[run.id]),
+            "proposal": reverse("generation:proposal", args=[run.id]),
+            "cancel": reverse("generation:cancel", args=[run.id]),
+            "page": reverse("generation:run", args=[run.id]),
+        },
+        status=202,
+    )
+
+
+@require_GET
+def proposal(request: HttpRequest, run_id: int) -> JsonResponse:
+    """A rewrite's or continuation's state, and once finished its hunks (posts.diffs.Hunk)."""
+    run = _run_for(request, run_id)
+    if run.kind == GenerationRun.Kind.DRAFT:
+        raise Http404("This run wrote a whole draft, not a proposal.")
+    finished = run.status not in GenerationRun.ACTIVE_STATUSES
+    proposed = finished and run.status in (
+        GenerationRun.Status.SUCCEEDED,
+        GenerationRun.Status.NEEDS_REVIEW,
+    )
+    hunks = proposal_hunks(run.kind, run.brief, run.output) if proposed else []
+    return JsonResponse(
+        {
+            "run": run.id,
+            "kind": run.kind,
+            "status": run.status,
+            "status_label": run.get_status_display(),
+            "finished": finished,
+            "error": run.error,
+            "selection": run.brief.get("selection", ""),
+            "before": run.brief.get("before", ""),
+            "hunks": [h.to_dict() for h in hunks],
+            "findings": [
+                {"kind": f.get("kind", ""), "detail": f.get("detail", "")} for f in run.findings
+            ],
+            "taken": reverse("generation:taken", args=[run.id]),
+            "inspector": reverse("generation:inspector", args=[run.id]),
+        }
+    )
+
+
+@require_POST
+def proposal_taken(request: HttpRequest, run_id: int) -> JsonResponse:
+    """The editor took `accepted` of the proposal's `total` hunks (for the dashboard)."""
+    run = _run_for(request, run_id)
+    form = TakenForm(request.POST)
+    if not form.is_valid():
+        return _json_error("Say how many hunks were taken, of how many.", 400)
+    try:
+        assist_decision_record(run=run, by=request.user, **form.cleaned_data)
+    except PermissionDenied as exc:
+        return _json_error(str(exc), 403)
+    except ValidationError as exc:
+        return _json_error(_error_text(exc), 400)
+    return JsonResponse({"accepted": run.hunks_accepted, "total": run.hunks_total})

@@ -123,11 +123,11 @@ def post_edit(request: HttpRequest, post_id: int) -> HttpResponse:
         )
         return redirect("posts:detail", post_id=post.id)
     if request.method != "POST":
-        return render(request, "posts/edit.html", {"form": PostForm.for_post(post), "post": post})
+        return _editor(request, PostForm.for_post(post), post)
 
     form = PostForm(request.POST)
     if not form.is_valid():
-        return render(request, "posts/edit.html", {"form": form, "post": post}, status=400)
+        return _editor(request, form, post, status=400)
     data = form.cleaned_data
     try:
         post = post_update(
@@ -144,7 +144,7 @@ def post_edit(request: HttpRequest, post_id: int) -> HttpResponse:
         return _conflict(request, form, exc.current)
     except (PermissionDenied, ValidationError) as exc:
         messages.error(request, _error_text(exc))
-        return render(request, "posts/edit.html", {"form": form, "post": post}, status=400)
+        return _editor(request, form, post, status=400)
     messages.success(request, f"Saved (version {post.version}).")
     return redirect("posts:edit", post_id=post.id)
 
@@ -155,13 +155,25 @@ def _conflict(request: HttpRequest, form: PostForm, current: Post) -> HttpRespon
     mine = form.cleaned_data["body_markdown"]
     data = form.data.copy()
     data["version"] = str(current.version)
-    context = {
-        "form": PostForm(data),
-        "post": current,
-        "conflict": True,
-        "conflict_diff": diff_html(current.body_markdown, mine)[0],
-    }
-    return render(request, "posts/edit.html", context, status=409)
+    return _editor(
+        request,
+        PostForm(data),
+        current,
+        status=409,
+        conflict=True,
+        conflict_diff=diff_html(current.body_markdown, mine)[0],
+    )
+
+
+def _editor(
+    request: HttpRequest, form: PostForm, post: Post, *, status: int = 200, **extra: object
+) -> HttpResponse:
+    """The editor page for an existing post, with the AI's rewrite and continue when the user
+    may ask for them on the post's channel (generation/assist.py)."""
+    from generation.services import can_request
+
+    context = {"form": form, "post": post, "assist": can_request(request.user, post.channel)}
+    return render(request, "posts/edit.html", context | extra, status=status)
 
 
 @readers_only

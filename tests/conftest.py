@@ -89,6 +89,7 @@ def celery_worker_process(django_db_setup, django_db_blocker):  # noqa: ANN001, 
     Tests that need it see only committed rows: mark them django_db(transaction=True,
     serialized_rollback=True); the second keeps the role groups that the flush would drop.
     """
+    from django.conf import settings
     from django.db import connection
 
     from blogllm.celery import app
@@ -96,7 +97,8 @@ def celery_worker_process(django_db_setup, django_db_blocker):  # noqa: ANN001, 
     with django_db_blocker.unblock():
         database_name = connection.settings_dict["NAME"]
     app.control.purge()  # tasks left in the test broker by an interrupted earlier run
-    log = ROOT / "var" / "test" / "celery-worker.log"
+    # Beside the run's own data (BLOGLLM_DATA_DIR), so two test runs keep separate logs.
+    log = Path(settings.DATA_DIR) / "celery-worker.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as log_file:
         worker = subprocess.Popen(

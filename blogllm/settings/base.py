@@ -78,6 +78,8 @@ if TRAINING_DEVICE not in ("auto", "cpu", "cuda"):
 # A running training run whose worker has not written a heartbeat for this long is presumed dead
 # and queued again; it resumes from its last checkpoint.
 TRAINING_STALE_SECONDS = env_int("BLOGLLM_TRAINING_STALE_SECONDS", 120, minimum=10)
+# The same for a generation run: it is queued again and resumes after its last finished step.
+GENERATION_STALE_SECONDS = env_int("BLOGLLM_GENERATION_STALE_SECONDS", 60, minimum=10)
 # A clinical version whose model continues training notes or canaries verbatim past this share of
 # the words fails its memorisation test and cannot be promoted.
 MEMORISATION_THRESHOLD = float(env_str("BLOGLLM_MEMORISATION_THRESHOLD", "0.5"))
@@ -203,6 +205,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = (Queue("default"), Queue("gpu"))
 CELERY_TASK_ROUTES = {
     "training.tasks.training_runs_recover": {"queue": "default"},
+    "generation.tasks.generation_runs_recover": {"queue": "default"},
     "training.tasks.*": {"queue": "gpu"},
     "generation.tasks.*": {"queue": "gpu"},
 }
@@ -228,6 +231,12 @@ CELERY_BEAT_SCHEDULE = {
     "recover-training-runs": {
         "task": "training.tasks.training_runs_recover",
         "schedule": 60.0,
+        "options": {"queue": "default"},
+    },
+    # Drafts whose worker died are queued again and resume after their last finished step.
+    "recover-generation-runs": {
+        "task": "generation.tasks.generation_runs_recover",
+        "schedule": 30.0,
         "options": {"queue": "default"},
     },
 }

@@ -340,7 +340,7 @@ def test_the_inspector_draws_the_path_taken_and_the_timeline(client, author) -> 
 
 
 @pytest.mark.django_db
-def test_the_run_list_filters_by_channel_status_model_and_latency(
+def test_the_run_list_filters_by_channel_kind_status_model_and_latency(
     client, author, editor, officer
 ) -> None:  # noqa: ANN001
     slow = finished_run(author)
@@ -359,6 +359,8 @@ def test_the_run_list_filters_by_channel_status_model_and_latency(
     assert ids(model_version="base") == {slow.id, queued.id}
     assert ids(channel=GENERAL) == {slow.id, queued.id}
     assert ids(slower_than="not a number") == {slow.id, queued.id}  # a bad filter is ignored
+    rewrite = make_run(author, kind=GenerationRun.Kind.REWRITE)
+    assert ids(kind="rewrite") == {rewrite.id} and ids(kind="draft") == {slow.id, queued.id}
     client.force_login(officer)
     assert ids() == {clinical.id}
 

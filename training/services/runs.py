@@ -9,7 +9,6 @@ again and the next attempt resumes from there.
 
 import logging
 import shutil
-import threading
 import time
 import traceback as tb
 from pathlib import Path
@@ -17,10 +16,11 @@ from pathlib import Path
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import close_old_connections, connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from blogllm.heartbeat import Heartbeat
 from posts.models import Post
 from training.models import TrainingRun
 from training.services.datasets import (
@@ -165,7 +165,7 @@ def training_run_execute(*, run_id: int, worker: str) -> None:
     run = _claim(run_id, worker)
     if run is None:
         return
-    heartbeat = _Heartbeat(run.id)
+    heartbeat = Heartbeat(TrainingRun, run.id, seconds=HEARTBEAT_SECONDS)
     heartbeat.start()
     reporter = _Reporter(run)
     try:
@@ -427,28 +427,3 @@ class _Reporter:
         self.pending["heartbeat_at"] = timezone.now()
         TrainingRun.objects.filter(id=self.run.id).update(**self.pending)
         self.pending, self.written_at = {}, now
-
-
-class _Heartbeat:
-    """Writes heartbeat_at every HEARTBEAT_SECONDS from a thread, also while the model loads or
-    evaluation generates text, so only a dead worker goes stale."""
-
-    def __init__(self, run_id: int) -> None:
-        self.run_id = run_id
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.thread.join(timeout=HEARTBEAT_SECONDS)
-
-    def _beat(self) -> None:
-        try:
-            while not self.stopped.wait(HEARTBEAT_SECONDS):
-                close_old_connections()
-                TrainingRun.objects.filter(id=self.run_id).update(heartbeat_at=timezone.now())
-        finally:
-            connection.close()

@@ -1,4 +1,6 @@
 import json
+import os
+import socket
 import threading
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -50,7 +52,8 @@ class Command(BaseCommand):
             raise CommandError(" ".join(getattr(exc, "messages", [str(exc)]))) from exc
         done = threading.Event()
         listener = self._listen(run.id, done) if options["stream"] else None
-        run = generation_run_execute(run_id=run.id)
+        worker = f"manage.py generate@{socket.gethostname()}:{os.getpid()}"
+        run = generation_run_execute(run_id=run.id, worker=worker)
         if listener is not None:
             done.wait(timeout=5)  # the last pieces may still be on their way through Redis
             listener.stop()

@@ -1,0 +1,175 @@
+"""'Rewrite this selection' and 'continue from here' in the post editor.
+
+The editor sends the post's text as it is on screen, with the selection (or the cursor) as
+character offsets. A run of kind `rewrite` or `continue` goes through the same workflow as a
+draft (retrieve → draft → guard → revise → finalise) with the prompts below, and its output is a
+proposal for that one place in the text. The editor sees the proposal as hunks (posts.diffs):
+for a rewrite, the selection's words it keeps and each change; for a continuation, each new
+paragraph. They take or leave each hunk, and the page puts the result in place of the selection,
+after checking that the text there is still what was sent (static/js/assist.js).
+
+Plain Python (no Django), like the workflow.
+"""
+
+import re
+
+from generation.workflow import sources_text, system_prompt
+from posts.diffs import Hunk, hunks
+
+REWRITE, CONTINUE = "rewrite", "continue"
+KINDS = (REWRITE, CONTINUE)
+MAX_SELECTION_CHARS = 4000
+MAX_INSTRUCTION_CHARS = 300
+BEFORE_CHARS = 2000  # of the text before the selection, in the prompt
+AFTER_CHARS = 600
+QUERY_CHARS = 600  # of the nearby text, to find sources
+SOURCES = 3  # fewer than a draft's: the prompt carries the post's own text too
+CONTINUE_TOKENS = 200
+MAX_NEW_TOKENS = 1024  # a 4,000-character selection is about 1,000 tokens
+PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+PREAMBLE = re.compile(
+    r"\A\s*(?:sure|okay|ok|certainly|here(?:'s| is)|rewritten|revised|continuation)\b[^\n]{0,80}:"
+    r"[ \t]*\n",
+    re.IGNORECASE,
+)
+
+
+class AssistError(ValueError):
+    """The request cannot be served as sent (the message says why, for the editor)."""
+
+
+def assist_brief(
+    *, kind: str, text: str, start: int, end: int, title: str, instruction: str = ""
+) -> dict:
+    """What the run needs to know, checked: the selection and the text around it.
+
+    `start`/`end` are offsets into `text` (JavaScript's selectionStart/selectionEnd, which count
+    UTF-16 code units: the page converts them before sending)."""
+    if kind not in KINDS:
+        raise AssistError(f"Unknown kind {kind!r}: ask to rewrite or to continue.")
+    if not isinstance(start, int) or not isinstance(end, int) or not 0 <= start <= end <= len(text):
+        raise AssistError("The selection is outside the text; select it again.")
+    selection = text[start:end]
+    if kind == REWRITE and not selection.strip():
+        raise AssistError("Select the words to rewrite first.")
+    if kind == CONTINUE and not text[:start].strip():
+        raise AssistError("Write a little first, then ask to continue from there.")
+    if len(selection) > MAX_SELECTION_CHARS:
+        raise AssistError(
+            f"The selection is {len(selection):,} characters; rewrite at most "
+            f"{MAX_SELECTION_CHARS:,} at a time."
+        )
+    instruction = " ".join(instruction.split())
+    if len(instruction) > MAX_INSTRUCTION_CHARS:
+        raise AssistError(f"Keep the instruction under {MAX_INSTRUCTION_CHARS} characters.")
+    return {
+        "topic": title.strip()[:300] or "Untitled post",
+        "instruction": instruction,
+        "before": text[max(0, start - BEFORE_CHARS) : start],
+        "selection": selection,
+        "after": text[end : end + AFTER_CHARS],
+        "start": start,
+        "end": end,
+    }
+
+
+def assist_query(brief: dict) -> str:
+    """What to search the author's earlier writing for: the selection, or the text just before
+    the cursor, with the instruction."""
+    near = brief["selection"] if brief["selection"].strip() else brief["before"][-QUERY_CHARS:]
+    return f"{brief.get('instruction', '')} {near[:QUERY_CHARS]}".strip()
+
+
+def assist_max_tokens(brief: dict, limit: int) -> int:
+    """Room for a rewrite about twice the selection's length, or a paragraph or two."""
+    if brief["selection"].strip():
+        return min(limit, max(48, len(brief["selection"]) // 2))  # about 4 characters a token
+    return min(limit, CONTINUE_TOKENS)
+
+
+def _task(kind: str, brief: dict) -> str:
+    wish = f" Instruction: {brief['instruction']}." if brief.get("instruction") else ""
+    if kind == REWRITE:
+        return (
+            f"You are editing the blog post “{brief['topic']}”. Rewrite the passage between "
+            f"<passage> and </passage> in the author's voice, keeping its meaning.{wish} Answer "
+            "with the new passage only: no quotes, no notes, nothing before or after it."
+        )
+    return (
+        f"You are writing the blog post “{brief['topic']}”. Continue it from exactly where the "
+        f"text stops, in the author's voice: the next sentence or paragraph or two.{wish} Answer "
+        "with the new text only, without repeating what is already written."
+    )
+
+
+def _context(kind: str, brief: dict) -> str:
+    before = ("…" if brief["start"] > len(brief["before"]) else "") + brief["before"]
+    after = brief["after"]
+    if kind == REWRITE:
+        return (
+            f"Text before the passage:\n{before}\n\n<passage>\n{brief['selection']}\n</passage>"
+            f"\n\nText after the passage:\n{after}"
+        )
+    text = f"The post so far:\n{before}"
+    if after.strip():
+        text += f"\n\n(Text that follows the new part, for context only:\n{after})"
+    return text
+
+
+def assist_messages(kind: str, brief: dict, sources: list[dict], voice: str = "") -> list[dict]:
+    user = f"{_task(kind, brief)}\n\n{_context(kind, brief)}\n\nSources:\n{sources_text(sources)}"
+    return [{"role": "system", "content": system_prompt(voice)}, {"role": "user", "content": user}]
+
+
+def assist_revise_messages(
+    kind: str, brief: dict, sources: list[dict], draft: str, findings: list[dict], voice: str = ""
+) -> list[dict]:
+    problems = "\n".join(f"- {f['kind']}: {f.get('detail') or f.get('text', '')}" for f in findings)
+    messages = assist_messages(kind, brief, sources, voice)
+    messages[1]["content"] += (
+        f"\n\nYour first answer:\n{draft}\n\nWrite it again without these problems:\n{problems}"
+    )
+    return messages
+
+
+def proposal_text(kind: str, brief: dict, output: str) -> str:
+    """The model's answer as text to put in place of the selection: a leading 'Here is…:' line,
+    wrapping quotes and <passage> tags dropped, and the selection's own surrounding whitespace
+    kept (a rewrite), or a space or paragraph break joining it to the text before (a
+    continuation)."""
+    text = PREAMBLE.sub("", output, count=1)
+    text = text.replace("<passage>", "").replace("</passage>", "").strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"“'":
+        text = text[1:-1].strip()
+    if text and text[0] == "“" and text[-1] == "”":
+        text = text[1:-1].strip()
+    if not text:
+        return ""
+    if kind == REWRITE:
+        selection = brief["selection"]
+        lead = selection[: len(selection) - len(selection.lstrip())]
+        trail = selection[len(selection.rstrip()) :]
+        return f"{lead}{text}{trail}"
+    before = brief["before"]
+    if not before or before[-1].isspace():
+        return text
+    return (" " if not output.lstrip(" \t").startswith("\n") else "\n\n") + text
+
+
+def proposal_hunks(kind: str, brief: dict, proposal: str) -> list[Hunk]:
+    """A rewrite: the selection → the proposal, word by word. A continuation: one hunk per new
+    paragraph, each carrying the break before it, so any of them can be taken alone."""
+    if kind == REWRITE:
+        return hunks(brief["selection"], proposal)
+    pieces, at = [], 0
+    for match in PARAGRAPH_BREAK.finditer(proposal):
+        if match.start() > at:
+            pieces.append(proposal[at : match.start()])
+            at = match.start()
+    pieces.append(proposal[at:])
+    pieces = [piece for piece in pieces if piece.strip()]
+    return [Hunk(i, "", piece) for i, piece in enumerate(pieces, start=1)]
+
+
+def hunk_count(kind: str, brief: dict, proposal: str) -> int:
+    return sum(1 for h in proposal_hunks(kind, brief, proposal) if h.changed)
