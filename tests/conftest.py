@@ -1,9 +1,11 @@
 """Shared fixtures: role personas, a clean Redis per test, and a real Celery worker process."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -80,6 +82,29 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "blogllm.settings.test", "PYTHONUNBUFFERED": "1"}
     env.update(extra)
     return env
+
+
+def kill_when(command: list[str], ready: Callable[[], bool], *, what: str) -> None:
+    """Run `command` (a manage.py job on the test database) in its own process group and
+    kill -9 it as soon as `ready()` holds: the tests of what survives a worker that dies.
+    `what` names that moment for the failure message."""
+    from django.db import connection
+
+    env = subprocess_env(BLOGLLM_DATABASE_NAME=connection.settings_dict["NAME"])
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not ready():
+            assert time.monotonic() < deadline, f"no {what} within two minutes"
+            assert process.poll() is None, f"the command ended before {what}"
+            time.sleep(0.02)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")

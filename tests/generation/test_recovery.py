@@ -3,9 +3,6 @@ attempts, failures that keep clinical text out of the stored trace and the log, 
 process killed (kill -9) mid-draft whose run resumes after its retrieve step on the worker."""
 
 import logging
-import os
-import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -27,7 +24,7 @@ from generation.services import (
     generation_runs_recover,
 )
 from tests.accounts.factories import UserFactory
-from tests.conftest import ROOT, subprocess_env
+from tests.conftest import kill_when
 
 PHI = ("Jane Doveport", "555-201-3344")
 RESUMING = "Waiting to resume: the worker stopped answering"
@@ -266,7 +263,6 @@ def checkpointed_past_retrieve(run: GenerationRun) -> bool:
 def test_a_draft_whose_process_is_killed_resumes_after_retrieve_on_the_worker(
     celery_worker_process, tiny_model_dir
 ):
-    from django.db import connection
 
     author = UserFactory(roles=[Role.AUTHOR], email=f"{uuid.uuid4().hex[:8]}@example.com")
     # `manage.py generate` writes the draft in its own process; kill -9 it mid-draft. 600 new
@@ -277,24 +273,13 @@ def test_a_draft_whose_process_is_killed_resumes_after_retrieve_on_the_worker(
         author.email, "--base-model", str(tiny_model_dir), "--max-new-tokens", "600",
         "--seed", "3",
     ]  # fmt: skip
-    env = subprocess_env(BLOGLLM_DATABASE_NAME=connection.settings_dict["NAME"])
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 120
-        run = None
-        while time.monotonic() < deadline:
-            run = GenerationRun.objects.filter(requested_by=author).first()
-            if run is not None and checkpointed_past_retrieve(run):
-                break
-            assert process.poll() is None, "the generate command ended before its retrieve step"
-            time.sleep(0.02)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+
+    def past_retrieve() -> bool:
+        run = GenerationRun.objects.filter(requested_by=author).first()
+        return run is not None and checkpointed_past_retrieve(run)
+
+    kill_when(command, past_retrieve, what="its retrieve step")
+    run = GenerationRun.objects.get(requested_by=author)
     run.refresh_from_db()
     assert run.status == "running" and run.attempts == 1, "killed too late: the draft was done"
     assert list(run.steps.values_list("node", flat=True)) == ["retrieve"]

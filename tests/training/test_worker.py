@@ -2,9 +2,6 @@
 dataset → run → version → promote → rollback, cancellation, and a run whose process is killed
 (kill -9) resuming from its last checkpoint on the worker."""
 
-import os
-import signal
-import subprocess
 import sys
 import time
 
@@ -15,7 +12,7 @@ from accounts.roles import Role
 from compliance.models import AuditEvent
 from posts.models import Post
 from tests.accounts.factories import UserFactory
-from tests.conftest import ROOT, subprocess_env
+from tests.conftest import kill_when
 from tests.posts.factories import make_post
 from training.models import ModelVersion, TrainingRun
 from training.services.registry import model_version_promote, model_version_rollback
@@ -128,7 +125,6 @@ def test_cancelling_a_running_run_stops_it_after_a_checkpoint(
 def test_a_run_whose_process_is_killed_resumes_from_its_checkpoint_on_the_worker(
     celery_worker_process, tiny_model_dir
 ) -> None:  # noqa: ANN001
-    from django.db import connection
 
     from training.services.runs import training_runs_recover
 
@@ -140,22 +136,13 @@ def test_a_run_whose_process_is_killed_resumes_from_its_checkpoint_on_the_worker
         "--base-model", str(tiny_model_dir), "--max-steps", "240", "--checkpoint-every", "40",
         "--batch-size", "2", "--max-length", "320",
     ]  # fmt: skip
-    env = subprocess_env(BLOGLLM_DATABASE_NAME=connection.settings_dict["NAME"])
-    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        run = None
-        while time.monotonic() < deadline:
-            run = TrainingRun.objects.first()
-            if run is not None and run.checkpoints:
-                break
-            assert process.poll() is None, "the training command ended before a checkpoint"
-            time.sleep(0.05)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+
+    def checkpointed() -> bool:
+        run = TrainingRun.objects.first()
+        return run is not None and bool(run.checkpoints)
+
+    kill_when(command, checkpointed, what="a checkpoint")
+    run = TrainingRun.objects.get()
     run.refresh_from_db()
     assert run.status == TrainingRun.Status.RUNNING and run.step < 240
     killed_at = run.checkpoints[-1]["step"]
