@@ -425,11 +425,11 @@ def checkpoint_connection() -> Any:
 def _retrieve(run: GenerationRun) -> Callable[[str], list[dict]]:
     from generation.retrievers import ChunkRetriever
 
-    retriever = ChunkRetriever(channel=run.channel)
+    retriever = ChunkRetriever(channel=run.channel, k=settings.GENERATION_SOURCES)
     if run.kind != GenerationRun.Kind.DRAFT:
         from generation.assist import SOURCES
 
-        retriever.k = SOURCES
+        retriever.k = min(SOURCES, settings.GENERATION_SOURCES)
 
     def retrieve(query: str) -> list[dict]:
         return [{"text": d.page_content, **d.metadata} for d in retriever.invoke(query)]

@@ -87,6 +87,9 @@ MEMORISATION_THRESHOLD = float(env_str("BLOGLLM_MEMORISATION_THRESHOLD", "0.5"))
 # and how many times a flagged draft is revised before it goes to the editor with its findings.
 BANNED_TOPICS = env_list("BLOGLLM_BANNED_TOPICS", [])
 GENERATION_MAX_REVISIONS = env_int("BLOGLLM_GENERATION_MAX_REVISIONS", 1, minimum=0)
+# Passages retrieved into a draft's prompt. Each is about 130 tokens on the demo, and reading the
+# prompt is what the first words wait for: 4 keep them within two seconds on one CPU thread.
+GENERATION_SOURCES = env_int("BLOGLLM_GENERATION_SOURCES", 4, minimum=1)
 # Load the base model when a worker process starts, so the first draft streams within seconds
 # (`make run` and the GPU worker turn it on; tests leave it off).
 WARM_RUNTIME = env_bool("BLOGLLM_WARM_RUNTIME", False)

@@ -72,3 +72,27 @@ def test_rewrite_a_selection_leave_one_change_take_the_rest_and_save(
     page.wait_for_selector("text=Saved")
     post.refresh_from_db()
     assert post.body_markdown.replace("\r\n", "\n") == expected
+
+    # Continue from the end of the first paragraph: each new paragraph is a change; take all.
+    cursor = expected.index("\n\nTea helps too.")
+    page.evaluate(
+        """(at) => {
+            const box = document.getElementById('id_body_markdown');
+            const text = box.value.replace(/\\r\\n/g, '\\n');
+            const units = Array.from(text).slice(0, at).join('').length;  // UTF-16 units
+            box.focus();
+            box.setSelectionRange(units, units);
+        }""",
+        cursor,
+    )
+    page.fill("#assist-instruction", "")
+    page.click("button:has-text('Continue from here')")
+    page.wait_for_selector("#assist-actions:not([hidden])", timeout=180_000)
+    more = GenerationRun.objects.get(kind="continue")
+    assert more.brief["start"] == more.brief["end"] == cursor
+    pieces = proposal_hunks("continue", more.brief, more.output)
+    page.click("#assist-all")
+    page.click("#assist-apply")
+    page.wait_for_selector("#assist-status:has-text('Put in')")
+    inserted = hunks_apply(pieces, {h.id for h in pieces})
+    assert page.input_value("#id_body_markdown") == expected[:cursor] + inserted + expected[cursor:]
