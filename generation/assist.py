@@ -24,7 +24,7 @@ BEFORE_CHARS = 2000  # of the text before the selection, in the prompt
 AFTER_CHARS = 600
 QUERY_CHARS = 600  # of the nearby text, to find sources
 SOURCES = 3  # fewer than a draft's: the prompt carries the post's own text too
-CONTINUE_TOKENS = 200
+CONTINUE_TOKENS = 120  # a paragraph; the editor asks again for more
 MAX_NEW_TOKENS = 1024  # a 4,000-character selection is about 1,000 tokens
 PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 PREAMBLE = re.compile(
@@ -87,38 +87,50 @@ def assist_max_tokens(brief: dict, limit: int) -> int:
     return min(limit, CONTINUE_TOKENS)
 
 
-def _task(kind: str, brief: dict) -> str:
+def _rewrite_task(brief: dict) -> str:
     wish = f" Instruction: {brief['instruction']}." if brief.get("instruction") else ""
-    if kind == REWRITE:
-        return (
-            f"You are editing the blog post “{brief['topic']}”. Rewrite the passage between "
-            f"<passage> and </passage> in the author's voice, keeping its meaning.{wish} Answer "
-            "with the new passage only: no quotes, no notes, nothing before or after it."
-        )
+    before = ("…" if brief["start"] > len(brief["before"]) else "") + brief["before"]
     return (
-        f"You are writing the blog post “{brief['topic']}”. Continue it from exactly where the "
-        f"text stops, in the author's voice: the next sentence or paragraph or two.{wish} Answer "
-        "with the new text only, without repeating what is already written."
+        f"You are editing the blog post “{brief['topic']}”. Rewrite the passage between "
+        f"<passage> and </passage> in the author's voice, keeping its meaning.{wish} Answer with "
+        "the new passage only: no quotes, no notes, nothing before or after it.\n\n"
+        f"Text before the passage:\n{before}\n\n<passage>\n{brief['selection']}\n</passage>"
+        f"\n\nText after the passage:\n{brief['after']}"
     )
 
 
-def _context(kind: str, brief: dict) -> str:
-    before = ("…" if brief["start"] > len(brief["before"]) else "") + brief["before"]
-    after = brief["after"]
-    if kind == REWRITE:
-        return (
-            f"Text before the passage:\n{before}\n\n<passage>\n{brief['selection']}\n</passage>"
-            f"\n\nText after the passage:\n{after}"
-        )
-    text = f"The post so far:\n{before}"
-    if after.strip():
-        text += f"\n\n(Text that follows the new part, for context only:\n{after})"
-    return text
+def _continue_task(brief: dict) -> str:
+    lines = [f"Write a blog post titled “{brief['topic']}”."]
+    if brief.get("instruction"):
+        lines.append(f"Where it goes on: {brief['instruction']}.")
+    if brief["after"].strip():
+        lines.append(f"Later the post says, for context only:\n{brief['after']}")
+    return "\n".join(lines)
+
+
+def post_so_far(brief: dict) -> str:
+    """The text before the cursor as the start of the assistant's own answer: from a paragraph
+    break when the window cut the post, without trailing spaces (the model writes its own)."""
+    before = brief["before"]
+    if brief["start"] > len(before) and "\n\n" in before:
+        before = before[before.index("\n\n") + 2 :]
+    return before.rstrip(" \t")
 
 
 def assist_messages(kind: str, brief: dict, sources: list[dict], voice: str = "") -> list[dict]:
-    user = f"{_task(kind, brief)}\n\n{_context(kind, brief)}\n\nSources:\n{sources_text(sources)}"
-    return [{"role": "system", "content": system_prompt(voice)}, {"role": "user", "content": user}]
+    """A rewrite is asked for as an instruction. A continuation is the post so far put in the
+    assistant's mouth, to be continued (the runtime opens the turn without closing it): what
+    a model tuned on the author's posts (brief → post) does best."""
+    system = {"role": "system", "content": system_prompt(voice)}
+    if kind == REWRITE:
+        user = f"{_rewrite_task(brief)}\n\nSources:\n{sources_text(sources)}"
+        return [system, {"role": "user", "content": user}]
+    user = f"{_continue_task(brief)}\n\nSources:\n{sources_text(sources)}"
+    return [
+        system,
+        {"role": "user", "content": user},
+        {"role": "assistant", "content": post_so_far(brief)},
+    ]
 
 
 def assist_revise_messages(
@@ -127,33 +139,69 @@ def assist_revise_messages(
     problems = "\n".join(f"- {f['kind']}: {f.get('detail') or f.get('text', '')}" for f in findings)
     messages = assist_messages(kind, brief, sources, voice)
     messages[1]["content"] += (
-        f"\n\nYour first answer:\n{draft}\n\nWrite it again without these problems:\n{problems}"
+        f"\n\nA first attempt went on:\n{draft}\n\nWrite it again without these problems:\n"
+        f"{problems}"
     )
     return messages
 
 
+COMMENTARY = re.compile(
+    r"^(?:this (?:version|revised|rewrite|rewritten|rewording|edit|change)|note:|i (?:made|changed|"
+    r"removed|added|kept|replaced))",
+    re.IGNORECASE,
+)
+LABEL = re.compile(r"\A(?:revised|rewritten|new|rewrite|edited)(?: version| passage| text)?:\s*",
+                   re.IGNORECASE)  # fmt: skip
+SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*(?=\s|$)")
+
+
+def _clean_rewrite(output: str) -> str:
+    """Small models wrap a rewrite in talk: 'Here's a revised version:' before it, 'This version
+    adds…' after it, quotes around it. Keep the passage."""
+    text = output.replace("<passage>", "").replace("</passage>", "").strip()
+    paragraphs = [p.strip() for p in PARAGRAPH_BREAK.split(text) if p.strip()]
+    if len(paragraphs) > 1 and paragraphs[0].endswith(":"):
+        paragraphs = paragraphs[1:]  # a preamble, whatever its words
+    while len(paragraphs) > 1 and COMMENTARY.match(paragraphs[-1]):
+        paragraphs.pop()
+    text = PREAMBLE.sub("", "\n\n".join(paragraphs), count=1).strip()
+    text = LABEL.sub("", text).strip()
+    for opening, closing in (('"', '"'), ("“", "”"), ("'", "'")):
+        if len(text) >= 2 and text.startswith(opening) and text.endswith(closing):
+            text = text[1:-1].strip()
+    return text
+
+
+def _whole_sentences(text: str) -> str:
+    """`text` up to its last sentence end, when it has one: the token limit cut the rest."""
+    ends = list(SENTENCE_END.finditer(text))
+    if ends and ends[-1].end() < len(text.rstrip()):
+        return text[: ends[-1].end()]
+    return text
+
+
 def proposal_text(kind: str, brief: dict, output: str) -> str:
-    """The model's answer as text to put in place of the selection: a leading 'Here is…:' line,
-    wrapping quotes and <passage> tags dropped, and the selection's own surrounding whitespace
-    kept (a rewrite), or a space or paragraph break joining it to the text before (a
-    continuation)."""
-    text = PREAMBLE.sub("", output, count=1)
-    text = text.replace("<passage>", "").replace("</passage>", "").strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"“'":
-        text = text[1:-1].strip()
-    if text and text[0] == "“" and text[-1] == "”":
-        text = text[1:-1].strip()
-    if not text:
-        return ""
+    """The model's answer as text to put in place of the selection (a rewrite, cleaned of talk
+    and keeping the selection's own surrounding whitespace) or at the cursor (a continuation,
+    joined to the text before by the model's own space or break). A sentence cut off by the
+    token limit is dropped when the selection ends a sentence, and always in a continuation."""
     if kind == REWRITE:
+        text = _clean_rewrite(output)
         selection = brief["selection"]
+        if SENTENCE_END.search(selection.rstrip()[-3:] or " "):
+            text = _whole_sentences(text)
+        if not text:
+            return ""
         lead = selection[: len(selection) - len(selection.lstrip())]
         trail = selection[len(selection.rstrip()) :]
         return f"{lead}{text}{trail}"
+    text = _whole_sentences(output.rstrip())
     before = brief["before"]
+    if not text.strip():
+        return ""
     if not before or before[-1].isspace():
-        return text
-    return (" " if not output.lstrip(" \t").startswith("\n") else "\n\n") + text
+        return text.lstrip()  # the text before already ends with its space or break
+    return text if text[0].isspace() else " " + text
 
 
 def proposal_hunks(kind: str, brief: dict, proposal: str) -> list[Hunk]:

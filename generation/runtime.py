@@ -118,12 +118,16 @@ class Runtime:
         return self._peft if self._peft is not None else self._base
 
     def prompt_ids(self, messages: list[dict]) -> list[int]:
-        """The chat through the model's own template, ending with the assistant's turn opened."""
+        """The chat through the model's own template, ending with the assistant's turn opened.
+        When the last message is the assistant's, its turn is left open after that text, and
+        the model goes on from there (the editor's "continue from here")."""
         if not messages or not all(
             isinstance(m, dict) and isinstance(m.get("role"), str)
             and isinstance(m.get("content"), str) for m in messages
         ):  # fmt: skip
             raise ValueError("Messages must be a non-empty list of {role, content} strings.")
+        if messages[-1]["role"] == "assistant":
+            return chat_ids(self.tokenizer, messages, continue_final_message=True)
         return chat_ids(self.tokenizer, messages, add_generation_prompt=True)
 
     def stream(self, messages: list[dict], settings: SamplingSettings | None = None, *,

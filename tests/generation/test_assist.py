@@ -141,17 +141,27 @@ class TestRequest:
         assert "Instruction: shorter." in user["content"]
         assert "Answer with the new passage only" in user["content"]
 
-    def test_a_continuation_prompt_stops_where_the_cursor_is(self):
+    def test_a_continuation_is_the_post_so_far_in_the_assistants_mouth(self):
         cursor = TEXT.index("Tea helps")
         brief = assist_brief(kind="continue", text=TEXT, start=cursor, end=cursor, title="E")
 
-        user = assist_messages("continue", brief, [])[1]["content"]
+        system, user, assistant = assist_messages("continue", brief, [], voice="Tone: dry")
 
-        assert "The post so far:\n## Evenings" in user and "Tea helps too." in user
-        assert user.index("easier.") < user.index("Tea helps too.")  # after, marked as context
+        assert "Tone: dry" in system["content"]
+        assert user["content"].startswith("Write a blog post titled “E”.")
+        assert "for context only:\nTea helps too." in user["content"]
+        assert assistant == {"role": "assistant", "content": TEXT[:cursor]}
+
+    def test_a_long_post_is_continued_from_a_paragraph_break_inside_the_window(self):
+        text = "Opening words. " * 200 + "\n\nThe last paragraph so far."
+        brief = assist_brief(kind="continue", text=text, start=len(text), end=len(text), title="E")
+
+        assert assist_messages("continue", brief, [])[2]["content"] == "The last paragraph so far."
 
 
 class TestProposalText:
+    SENTENCE = {"selection": " my quiet hour is mine. \n", "before": "x"}
+
     def test_preambles_tags_and_quotes_are_dropped_and_the_selections_spacing_kept(self):
         brief = {"selection": " my quiet hour \n", "before": "x"}
 
@@ -159,10 +169,37 @@ class TestProposalText:
 
         assert text == " The hour is mine \n"
 
-    def test_a_continuation_joins_the_text_with_a_space_or_a_paragraph_break(self):
+    @pytest.mark.parametrize(
+        "answer",
+        [
+            "To make it warmer, I'd suggest rephrasing it to:\n\nThe hour is mine.\n\n"
+            "This version adds warmth by using fewer words.",
+            "Revised: “The hour is mine.”",
+            "<passage>\nThe hour is mine.\n</passage>",
+            "The hour is mine. It makes the morning",  # cut by the token limit
+        ],
+    )
+    def test_a_small_models_talk_around_the_rewrite_is_dropped(self, answer):
+        assert proposal_text("rewrite", self.SENTENCE, answer) == " The hour is mine. \n"
+
+    def test_a_rewritten_phrase_is_not_cut_to_whole_sentences(self):
+        brief = {"selection": "my quiet hour", "before": "x"}
+
+        assert proposal_text("rewrite", brief, "the hour. that is mine") == "the hour. that is mine"
+
+    def test_a_continuation_joins_the_text_with_the_models_own_space_or_break(self):
         assert proposal_text("continue", {"before": "I like"}, "tea.") == " tea."
-        assert proposal_text("continue", {"before": "I like tea."}, "\nMore.") == "\n\nMore."
+        assert proposal_text("continue", {"before": "I like"}, " tea.") == " tea."
+        assert proposal_text("continue", {"before": "I like tea."}, "\n\nMore.") == "\n\nMore."
         assert proposal_text("continue", {"before": "I like tea.\n\n"}, "More.") == "More."
+        assert proposal_text("continue", {"before": "I like tea. "}, " More.") == "More."
+
+    def test_a_continuation_ends_on_its_last_whole_sentence(self):
+        answer = " More tea. Then bed. And the"
+
+        assert (
+            proposal_text("continue", {"before": "I like tea."}, answer) == " More tea. Then bed."
+        )
 
     def test_an_empty_answer_is_no_proposal(self):
         assert (

@@ -47,6 +47,14 @@ def test_the_prompt_is_the_chat_template_with_the_assistant_turn_opened(runtime)
         runtime.prompt_ids([])
 
 
+def test_an_assistant_message_last_is_left_open_for_the_model_to_go_on(runtime):
+    messages = [*MESSAGES, {"role": "assistant", "content": "I switch the phone off at nine."}]
+
+    text = runtime.tokenizer.decode(runtime.prompt_ids(messages))
+
+    assert text.endswith("<|im_start|>assistant\nI switch the phone off at nine.")
+
+
 def test_a_seed_gives_the_same_text_every_time(runtime):
     first = runtime.generate(MESSAGES, SAMPLED)
     again = runtime.generate(MESSAGES, SAMPLED)
