@@ -18,8 +18,16 @@ class RunStepInline(admin.TabularInline):
 
 @admin.register(GenerationRun)
 class GenerationRunAdmin(admin.ModelAdmin):
-    list_display = ["id", "channel", "status", "model_version", "requested_by", "created_at"]
-    list_filter = ["channel", "status"]
+    list_display = [
+        "id",
+        "kind",
+        "channel",
+        "status",
+        "model_version",
+        "requested_by",
+        "created_at",
+    ]
+    list_filter = ["kind", "channel", "status"]
     inlines = [RunStepInline]
 
     def get_readonly_fields(self, request, obj=None) -> list[str]:  # noqa: ANN001
