@@ -283,9 +283,12 @@ def generation_run_execute(*, run_id: int, worker: str = "") -> GenerationRun | 
     seconds = min(HEARTBEAT_SECONDS, settings.GENERATION_STALE_SECONDS / 3)
     heartbeat = Heartbeat(GenerationRun, run.id, seconds=seconds)
     heartbeat.start()
+    # Stopped before the run's final status is written (the finaliser, or below): once a run
+    # reads as ended, its worker writes to it no more.
     try:
-        _execute(run)
+        _execute(run, end=heartbeat.stop)
     except GenerationCancelled:
+        heartbeat.stop()
         _update(
             run,
             status=GenerationRun.Status.CANCELLED,
@@ -300,6 +303,7 @@ def generation_run_execute(*, run_id: int, worker: str = "") -> GenerationRun | 
             logger.error("Generation run %s failed\n%s", run.id, trace)
         else:
             logger.exception("Generation run %s failed", run.id)
+        heartbeat.stop()
         _update(
             run,
             status=GenerationRun.Status.FAILED,
@@ -356,7 +360,8 @@ def _claim(run_id: int, worker: str) -> GenerationRun | None:
     return None
 
 
-def _execute(run: GenerationRun) -> None:
+def _execute(run: GenerationRun, *, end: Callable[[], None] = lambda: None) -> None:
+    """The workflow for `run`; `end` is called just before the finaliser writes the outcome."""
     from langgraph.checkpoint.postgres import PostgresSaver
 
     from generation.workflow import Steps, build_graph
@@ -370,7 +375,7 @@ def _execute(run: GenerationRun) -> None:
         check=lambda text: check_draft(
             text, channel=run.channel, length=run.brief.get("length"), avoid=avoid
         ),
-        finalise=_finaliser(run),
+        finalise=_finaliser(run, end),
         max_revisions=settings.GENERATION_MAX_REVISIONS,
         voice=guide.as_prompt() if guide else "",
     )
@@ -380,7 +385,7 @@ def _execute(run: GenerationRun) -> None:
         steps.query = assist.assist_query
         steps.prompt = functools.partial(assist.assist_messages, run.kind)
         steps.revise_prompt = functools.partial(assist.assist_revise_messages, run.kind)
-        steps.finalise = _assist_finaliser(run)
+        steps.finalise = _assist_finaliser(run, end)
     recorder = StepRecorder(run, stats)
     config = {"configurable": {"thread_id": str(run.thread_id)}}
     with checkpoint_connection() as conn:
@@ -494,7 +499,7 @@ def _adapter(run: GenerationRun) -> tuple[str, Path] | None:
     return version.label, folder
 
 
-def _finaliser(run: GenerationRun) -> Callable[[dict], dict]:
+def _finaliser(run: GenerationRun, end: Callable[[], None]) -> Callable[[dict], dict]:
     from posts.services.editing import post_create
 
     clean = sanitizer(run.channel)
@@ -517,6 +522,7 @@ def _finaliser(run: GenerationRun) -> Callable[[dict], dict]:
             source=Post.Source.AI_ASSISTED,
             embed=False,
         )
+        end()
         _update(
             run,
             status=status,
@@ -545,7 +551,7 @@ def _stored_sources(state: dict, clean: Callable[[Any], Any]) -> list[dict]:
     ]
 
 
-def _assist_finaliser(run: GenerationRun) -> Callable[[dict], dict]:
+def _assist_finaliser(run: GenerationRun, end: Callable[[], None]) -> Callable[[dict], dict]:
     """A rewrite or continuation saves no post: the proposal stays on the run, and the editor
     takes it hunk by hunk (generation/assist.py)."""
     from generation.assist import hunk_count, proposal_text
@@ -560,6 +566,7 @@ def _assist_finaliser(run: GenerationRun) -> Callable[[dict], dict]:
             if blocking(findings)
             else GenerationRun.Status.SUCCEEDED
         )
+        end()
         _update(
             run,
             status=status,

@@ -51,7 +51,7 @@ def executed(monkeypatch) -> list[dict]:  # noqa: ANN001
     """Stands in for the workflow: records what the row looked like while it ran."""
     seen: list[dict] = []
 
-    def execute(run: GenerationRun) -> None:
+    def execute(run: GenerationRun, **kwargs: object) -> None:
         seen.append(GenerationRun.objects.filter(id=run.id).values().get())
 
     monkeypatch.setattr(services, "_execute", execute)
@@ -175,7 +175,7 @@ class TestFailures:
     def failing(self, monkeypatch) -> None:  # noqa: ANN001
         """A workflow that fails with a patient's name and number in its message and its cause."""
 
-        def execute(run: GenerationRun) -> None:
+        def execute(run: GenerationRun, **kwargs: object) -> None:
             try:
                 raise ValueError(f"bad token near {PHI[0]}, {PHI[1]}")
             except ValueError as exc:
@@ -197,6 +197,14 @@ class TestFailures:
             assert PHI[0] not in text and PHI[1] not in text and "Doveport" not in text
         assert not any(record.exc_info for record in caplog.records)
         assert published == [(run.id, {"done": True, "status": "failed"})]
+
+    def test_the_heartbeat_stops_before_the_failure_is_written(
+        self, author, failing, published, stops
+    ):
+        run = queued_run(author)
+
+        assert generation_run_execute(run_id=run.id, worker="w1").status == "failed"
+        assert stops[0] == "running"
 
     def test_a_general_failure_keeps_the_whole_message(self, author, failing, published, caplog):
         run = queued_run(author)
@@ -245,6 +253,35 @@ def test_the_heartbeat_writes_from_its_own_thread_until_stopped():
 
     assert run.heartbeat_at > ago(10)
     assert not beat.thread.is_alive()
+
+
+@pytest.fixture
+def stops(monkeypatch) -> list[str]:  # noqa: ANN001
+    """The run's status each time its heartbeat is stopped."""
+    seen: list[str] = []
+
+    class Recorded(Heartbeat):
+        def stop(self) -> None:
+            seen.append(GenerationRun.objects.get(id=self.pk).status)
+            super().stop()
+
+    monkeypatch.setattr(services, "Heartbeat", Recorded)
+    return seen
+
+
+@pytest.mark.django_db
+def test_the_heartbeat_stops_before_the_outcome_is_written(author, tiny_model_dir, stops):
+    """Once a run reads as ended, its worker writes to the row no more (a late heartbeat once
+    raced a test's teardown into a deadlock)."""
+    run = generation_run_start(
+        channel="general", brief={"topic": "Tea"}, by=author, enqueue=False,
+        sampling={"max_new_tokens": 8, "seed": 1}, base_model=str(tiny_model_dir),
+    )  # fmt: skip
+
+    run = generation_run_execute(run_id=run.id, worker="w1")
+
+    assert run.status in ("succeeded", "needs_review"), run.traceback
+    assert stops[0] == "running"
 
 
 def checkpointed_past_retrieve(run: GenerationRun) -> bool:

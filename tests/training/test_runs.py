@@ -109,6 +109,31 @@ def test_a_second_delivery_of_a_live_run_does_not_start_it_twice():
     assert (run.worker, run.attempts) == ("w1", 0)
 
 
+def test_the_heartbeat_stops_before_the_outcome_is_written(monkeypatch):
+    """Once a run reads as ended, its worker writes to the row no more (a late heartbeat once
+    raced a test's teardown into a deadlock)."""
+    from blogllm.heartbeat import Heartbeat
+
+    seen = []
+
+    class Recorded(Heartbeat):
+        def stop(self) -> None:
+            seen.append(TrainingRun.objects.get(id=self.pk).status)
+            super().stop()
+
+    def execute(run: TrainingRun, reporter: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(runs, "Heartbeat", Recorded)
+    monkeypatch.setattr(runs, "_execute", execute)
+    run = TrainingRunFactory(status=TrainingRun.Status.QUEUED)
+
+    runs.training_run_execute(run_id=run.id, worker="w1")
+
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.FAILED and seen[0] == TrainingRun.Status.RUNNING
+
+
 def test_failures_get_a_sentence_a_person_can_act_on():
     assert failure_sentence(RuntimeError("CUDA out of memory. Tried to allocate")) == OOM_SENTENCE
     assert failure_sentence(MemoryError()) == OOM_SENTENCE

@@ -167,7 +167,7 @@ def training_run_execute(*, run_id: int, worker: str) -> None:
         return
     heartbeat = Heartbeat(TrainingRun, run.id, seconds=HEARTBEAT_SECONDS)
     heartbeat.start()
-    reporter = _Reporter(run)
+    reporter = _Reporter(run, heartbeat)
     try:
         _execute(run, reporter)
     except Exception as exc:  # noqa: BLE001 - the run records every failure
@@ -349,6 +349,8 @@ def _end(
     run: TrainingRun, reporter: "_Reporter", status: str, *, phase: str, **fields: str
 ) -> None:
     reporter.flush(force=True)
+    # The heartbeat stops first: once a run reads as ended, its worker writes to it no more.
+    reporter.heartbeat.stop()
     updates = {"status": status, "phase": phase, "finished_at": timezone.now(), **fields}
     TrainingRun.objects.filter(id=run.id).update(**updates)
     for name, value in updates.items():
@@ -362,8 +364,8 @@ def _line(text: str) -> str:
 class _Reporter:
     """Writes the worker's progress to the run row, at most every PROGRESS_WRITE_SECONDS."""
 
-    def __init__(self, run: TrainingRun) -> None:
-        self.run = run
+    def __init__(self, run: TrainingRun, heartbeat: Heartbeat) -> None:
+        self.run, self.heartbeat = run, heartbeat
         self.pending: dict = {}
         self.written_at = 0.0
         self.checked_at = 0.0
