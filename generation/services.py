@@ -111,7 +111,6 @@ def generation_run_start(
 ) -> GenerationRun:
     """Queue a draft on the gpu queue, with the channel's active model version (or the base)."""
     from generation.runtime import SamplingSettings
-    from training.models import ModelVersion
 
     if not can_request(by, channel):
         raise PermissionDenied(f"You may not ask for AI drafts on the {channel} channel.")
@@ -120,7 +119,24 @@ def generation_run_start(
         sampling_settings = SamplingSettings.from_dict(sampling or {})
     except (TypeError, ValueError) as exc:
         raise ValidationError(str(exc)) from exc
+    return _run_create(
+        channel=channel,
+        by=by,
+        enqueue=enqueue,
+        base_model=base_model,
+        brief=brief,
+        sampling=sampling_settings.to_dict(),
+    )
+
+
+def _run_create(
+    *, channel: str, by: User, enqueue: bool, base_model: str | None = None, **fields: Any
+) -> GenerationRun:
+    """A queued run on the model the request gets: an A/B arm's version while an experiment
+    runs, else the channel's active version, else the base model. Clinical requests are
+    audited; the task is sent once the transaction commits."""
     from generation.feedback import experiment_assign
+    from training.models import ModelVersion
 
     experiment, arm, version = experiment_assign(channel)
     if version is None:
@@ -131,12 +147,11 @@ def generation_run_start(
         experiment=experiment,
         arm=arm,
         channel=channel,
-        brief=brief,
         requested_by=by,
         model_version=version,
         base_model=base_model or (version.base_model if version else settings.BASE_MODEL),
-        sampling=sampling_settings.to_dict(),
         phase="Waiting for a worker",
+        **fields,
     )
     if channel == Post.Channel.CLINICAL:
         audit_record(action=Action.GENERATION_CLINICAL, actor=by, obj=run, detail={"run": run.id})
@@ -181,10 +196,8 @@ def assist_start(
     channel nothing that looks like PHI may go to the model or the trace, and the proposal must
     fit the text exactly, so instead of de-identifying quietly, a request is refused."""
     from generation import assist
-    from generation.feedback import experiment_assign
     from generation.runtime import SamplingSettings
     from posts.services.editing import can_edit
-    from training.models import ModelVersion
 
     if not can_request(by, post.channel):
         raise PermissionDenied(f"You may not ask for AI help on the {post.channel} channel.")
@@ -198,31 +211,16 @@ def assist_start(
         raise ValidationError(str(exc)) from exc
     if post.channel == Post.Channel.CLINICAL:
         _refuse_phi(brief)
-    experiment, arm, version = experiment_assign(post.channel)
-    if version is None:
-        version = ModelVersion.objects.filter(
-            channel=post.channel, status=ModelVersion.Status.ACTIVE
-        ).first()
     tokens = assist.assist_max_tokens(brief, assist.MAX_NEW_TOKENS)
-    sampling = SamplingSettings(max_new_tokens=tokens)
-    run = GenerationRun.objects.create(
-        kind=kind,
-        experiment=experiment,
-        arm=arm,
+    return _run_create(
         channel=post.channel,
+        by=by,
+        enqueue=enqueue,
+        kind=kind,
         brief=brief | {"post_version": post.version},
-        requested_by=by,
         post=post,
-        model_version=version,
-        base_model=version.base_model if version else settings.BASE_MODEL,
-        sampling=sampling.to_dict(),
-        phase="Waiting for a worker",
+        sampling=SamplingSettings(max_new_tokens=tokens).to_dict(),
     )
-    if post.channel == Post.Channel.CLINICAL:
-        audit_record(action=Action.GENERATION_CLINICAL, actor=by, obj=run, detail={"run": run.id})
-    if enqueue:
-        transaction.on_commit(lambda: _enqueue(run.id))
-    return run
 
 
 def _refuse_phi(brief: dict) -> None:
@@ -508,11 +506,7 @@ def _finaliser(run: GenerationRun, end: Callable[[], None]) -> Callable[[dict], 
         text = clean(state["draft"]).strip()
         sources = _stored_sources(state, clean)
         findings = clean(state.get("findings", []))
-        status = (
-            GenerationRun.Status.NEEDS_REVIEW
-            if blocking(findings)
-            else GenerationRun.Status.SUCCEEDED
-        )
+        status = _outcome(findings)
         style, grounded = draft_scores(run, state["draft"], state.get("sources", []))
         post = post_create(
             author=run.requested_by,
@@ -542,6 +536,13 @@ def _finaliser(run: GenerationRun, end: Callable[[], None]) -> Callable[[dict], 
     return finalise
 
 
+def _outcome(findings: list[dict]) -> str:
+    """Succeeded, or needs review while the guard still finds something that blocks."""
+    if blocking(findings):
+        return GenerationRun.Status.NEEDS_REVIEW
+    return GenerationRun.Status.SUCCEEDED
+
+
 def _stored_sources(state: dict, clean: Callable[[Any], Any]) -> list[dict]:
     """The retrieved sources as the run keeps them: metadata and scores, and a short excerpt."""
     return [
@@ -561,11 +562,7 @@ def _assist_finaliser(run: GenerationRun, end: Callable[[], None]) -> Callable[[
     def finalise(state: dict) -> dict:
         proposal = clean(proposal_text(run.kind, run.brief, state["draft"]))
         findings = clean(state.get("findings", []))
-        status = (
-            GenerationRun.Status.NEEDS_REVIEW
-            if blocking(findings)
-            else GenerationRun.Status.SUCCEEDED
-        )
+        status = _outcome(findings)
         end()
         _update(
             run,
