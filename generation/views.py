@@ -611,13 +611,11 @@ def proposal(request: HttpRequest, run_id: int) -> JsonResponse:
             "finished": finished,
             "error": run.error,
             "selection": run.brief.get("selection", ""),
-            "before": run.brief.get("before", ""),
             "hunks": [h.to_dict() for h in hunks],
             "findings": [
                 {"kind": f.get("kind", ""), "detail": f.get("detail", "")} for f in run.findings
             ],
             "taken": reverse("generation:taken", args=[run.id]),
-            "inspector": reverse("generation:inspector", args=[run.id]),
         }
     )
 
