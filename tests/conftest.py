@@ -77,6 +77,15 @@ def outsider(db):  # noqa: ANN001, ANN201
     return UserFactory(roles=[])
 
 
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny randomly initialised Llama with a real BPE tokenizer, built once per session, for
+    the ML plumbing tests (training, generation, and the browser test of the editor's AI)."""
+    from training.tiny import tiny_model_create
+
+    return tiny_model_create(tmp_path_factory.mktemp("tiny") / "model")
+
+
 def subprocess_env(**extra: str) -> dict[str, str]:
     """The environment for a child process of the test run: test settings, same services."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "blogllm.settings.test", "PYTHONUNBUFFERED": "1"}

@@ -13,7 +13,6 @@ from generation.models import GenerationRun
 from posts.diffs import hunks_apply
 from tests.accounts.factories import UserFactory
 from tests.posts.factories import make_post
-from training.tiny import tiny_model_create
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -27,9 +26,9 @@ SELECTED = "The quiet hour before bed is mine"
 
 
 def test_rewrite_a_selection_leave_one_change_take_the_rest_and_save(
-    sign_in, live_server, celery_worker_process, settings, tmp_path
+    sign_in, live_server, celery_worker_process, settings, tiny_model_dir
 ) -> None:  # noqa: ANN001
-    settings.BASE_MODEL = str(tiny_model_create(tmp_path / "tiny"))  # the run names it
+    settings.BASE_MODEL = str(tiny_model_dir)  # the run names it
     author = UserFactory(roles=[Role.AUTHOR])
     post = make_post(author, title="Evenings", body_markdown=TEXT)
 

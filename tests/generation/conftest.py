@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from training.tiny import tiny_model_create
-
 
 @pytest.fixture(autouse=True, scope="session")
 def _one_torch_thread() -> None:
@@ -18,11 +16,6 @@ def _one_torch_thread() -> None:
     import torch
 
     torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_model_create(tmp_path_factory.mktemp("tiny") / "model")
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from training.samples import Sample, make_sample, note_brief, post_brief
-from training.tiny import DEFAULT_TEXT, tiny_model_create
+from training.tiny import DEFAULT_TEXT
 
 # Short posts in one voice, so a few steps at a high learning rate visibly lower the loss.
 POSTS = [line.strip() for line in DEFAULT_TEXT.splitlines() if len(line.split()) >= 8]
@@ -21,11 +21,6 @@ def _one_torch_thread() -> None:
     import torch
 
     torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_model_create(tmp_path_factory.mktemp("tiny") / "model")
 
 
 @pytest.fixture
