@@ -116,13 +116,55 @@ def kill_when(command: list[str], ready: Callable[[], bool], *, what: str) -> No
             os.killpg(process.pid, signal.SIGKILL)
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker):  # noqa: ANN001, ANN201
+@pytest.fixture
+def celery_worker_process(celery_worker_session):  # noqa: ANN001, ANN201
     """A real `celery worker` process on both queues, using the test database and Redis.
 
     Tests that need it see only committed rows: mark them django_db(transaction=True,
     serialized_rollback=True); the second keeps the role groups that the flush would drop.
+
+    After the test, this waits until the worker has nothing queued or running, before the
+    database flush: a task the test queued but did not wait for (an approved note's embedding,
+    say) would otherwise write while the flush truncates the tables, and PostgreSQL ends one of
+    the two as a deadlock.
     """
+    yield celery_worker_session
+    wait_until_worker_idle(celery_worker_session)
+
+
+def wait_until_worker_idle(worker: subprocess.Popen, timeout: float = 180) -> None:
+    """Return once the broker holds no message for the worker: none queued, and none delivered
+    but unacknowledged (tasks ack late, so a running task's message counts until it ends)."""
+    from blogllm.celery import app
+
+    deadline = time.monotonic() + timeout
+    idle_readings = 0
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        while True:
+            queued = {
+                queue.name: channel.queue_declare(queue=queue.name).message_count
+                for queue in app.amqp.queues.values()
+            }
+            running = channel.client.hlen(channel.unacked_key)
+            # Twice in a row: a message popped from its queue reaches the unacked hash a moment
+            # later.
+            idle_readings = 0 if running or any(queued.values()) else idle_readings + 1
+            if idle_readings == 2:
+                return
+            if worker.poll() is not None:
+                raise RuntimeError("The test Celery worker died; see its log.")
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"The test Celery worker is still busy {timeout:.0f} s after the test "
+                    f"(queued: {queued}, running: {running}); a test left work behind."
+                )
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def celery_worker_session(django_db_setup, django_db_blocker):  # noqa: ANN001, ANN201
+    """The worker process behind celery_worker_process, started once per test session."""
     from django.conf import settings
     from django.db import connection
 
