@@ -1,43 +1,41 @@
-"""The navigation bar: one list of destinations, each shown to the users whose permissions allow it.
+"""The navigation bar: one list of destinations, each shown to the users whose rules allow it
+(accounts/permissions.py).
 
 Each app adds its pages here as it grows; the template draws whatever the user may open.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.http import HttpRequest
 from django.urls import reverse
+
+from accounts import permissions as can
 
 
 @dataclass(frozen=True)
 class NavItem:
     label: str
     url_name: str
-    permission: str | tuple[str, ...] | None = None  # None: every signed-in user; a tuple: any
+    allowed: Callable[[object], bool] | None = None  # None: every signed-in user
     staff_only: bool = False
 
 
-POST_READERS = ("accounts.draft_posts", "accounts.review_posts", "accounts.approve_clinical_posts")
+def _any_channel(rule: Callable[[object, str], bool]) -> Callable[[object], bool]:
+    return lambda user: bool(can.channels_where(rule, user))
+
 
 NAV_ITEMS = [
     NavItem("Dashboard", "home"),
-    NavItem("Posts", "posts:list", permission=POST_READERS),
-    NavItem(
-        "Write with AI",
-        "generation:new",
-        permission=("accounts.request_ai_drafts", "accounts.handle_clinical_notes"),
-    ),
-    NavItem("Search", "posts:search", permission=POST_READERS),
-    NavItem("Import", "posts:import", permission="accounts.draft_posts"),
-    NavItem("Corpus", "posts:corpus", permission="accounts.review_posts"),
-    NavItem(
-        "Training",
-        "training:runs",
-        permission=("accounts.manage_general_models", "accounts.manage_clinical_models"),
-    ),
-    NavItem("Clinical notes", "compliance:queue", permission="accounts.handle_clinical_notes"),
-    NavItem("Audit trail", "audit:list", permission="accounts.view_audit_trail"),
-    NavItem("Users & roles", "admin:accounts_user_changelist", permission="accounts.manage_users"),
+    NavItem("Posts", "posts:list", allowed=can.can_read_posts),
+    NavItem("Write with AI", "generation:new", allowed=_any_channel(can.can_request_drafts)),
+    NavItem("Search", "posts:search", allowed=can.can_read_posts),
+    NavItem("Import", "posts:import", allowed=can.can_draft_posts),
+    NavItem("Corpus", "posts:corpus", allowed=can.can_review_posts),
+    NavItem("Training", "training:runs", allowed=_any_channel(can.can_manage_models)),
+    NavItem("Clinical notes", "compliance:queue", allowed=can.can_handle_clinical_notes),
+    NavItem("Audit trail", "audit:list", allowed=can.can_view_audit_trail),
+    NavItem("Users & roles", "admin:accounts_user_changelist", allowed=can.can_manage_users),
     NavItem("Admin", "admin:index", staff_only=True),
     NavItem("Security", "mfa_index"),
 ]
@@ -46,8 +44,7 @@ NAV_ITEMS = [
 def nav_for(user: object) -> list[dict]:
     items = []
     for item in NAV_ITEMS:
-        wanted = (item.permission,) if isinstance(item.permission, str) else item.permission
-        if wanted and not any(user.has_perm(p) for p in wanted):
+        if item.allowed is not None and not item.allowed(user):
             continue
         if item.staff_only and not user.is_staff:
             continue

@@ -8,13 +8,13 @@ import csv
 from collections.abc import Iterable, Iterator
 
 from django import forms
-from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts import permissions as can
 from compliance.audit import (
     EVENT_FIELDS,
     Action,
@@ -25,7 +25,6 @@ from compliance.audit import (
     canonical_json,
 )
 
-VIEW_AUDIT = "accounts.view_audit_trail"
 PAGE_SIZE = 50
 
 
@@ -54,7 +53,7 @@ def _recorded_filters(filters: dict) -> dict:
     return {key: value for key, value in filters.items() if value}
 
 
-@permission_required(VIEW_AUDIT, raise_exception=True)
+@can.allowed(can.can_view_audit_trail)
 @require_GET
 def audit_list(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
@@ -105,7 +104,7 @@ def _json_lines(rows: Iterable[dict]) -> Iterator[str]:
 EXPORTERS = {"csv": (_csv_lines, "text/csv"), "json": (_json_lines, "application/json")}
 
 
-@permission_required(VIEW_AUDIT, raise_exception=True)
+@can.allowed(can.can_view_audit_trail)
 @require_POST
 def audit_export(request: HttpRequest) -> HttpResponse:
     export_format = request.POST.get("format", "")

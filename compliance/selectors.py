@@ -12,11 +12,11 @@ from django.contrib.postgres.search import SearchQuery
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, Q, QuerySet
 
+from accounts import permissions as can
 from accounts.models import User
 from compliance.models import ClinicalNote, DeidFinding, NoteBatch, NoteChunk
 from posts.selectors import hybrid_rank, marked_headline, snippet
 
-HANDLE_NOTES = "accounts.handle_clinical_notes"
 # Columns that are safe to load anywhere: never the raw text or its shingles.
 _QUEUE_FIELDS = (
     "id", "uid", "title", "source", "source_name", "uploaded_by__id", "uploaded_by__email",
@@ -43,7 +43,7 @@ def note_list_for_review() -> QuerySet[ClinicalNote]:
 def note_get_for_review(note_id: int | str | uuid.UUID, user: User) -> ClinicalNote:
     """One note (by uid, or by id when an int) with its findings and people, for the review
     screen. Raises PermissionDenied for users who do not handle notes, DoesNotExist if none."""
-    if not user.has_perm(HANDLE_NOTES):
+    if not can.can_handle_clinical_notes(user):
         raise PermissionDenied("Only compliance officers handle clinical notes.")
     lookup = {"id": note_id} if isinstance(note_id, int) else {"uid": note_id}
     return (

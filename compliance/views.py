@@ -7,7 +7,6 @@ page only through note_open_for_review, which audits the view and the raw view.
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,6 +14,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts import permissions as can
 from blogllm.progress import job_progress
 from compliance import selectors
 from compliance.deid import LABELS
@@ -34,8 +34,7 @@ from compliance.services import (
 )
 from compliance.services.intake import batch_task_id
 
-HANDLE = "accounts.handle_clinical_notes"
-handlers_only = permission_required(HANDLE, raise_exception=True)
+handlers_only = can.allowed(can.can_handle_clinical_notes)
 # One colour per category, cycling: enough to tell neighbouring findings apart.
 PALETTE = [
     "#ffd6a5", "#caffbf", "#9bf6ff", "#bdb2ff", "#ffc6ff", "#fdffb6", "#ffadad", "#a0c4ff",
@@ -116,7 +115,7 @@ def _review_context(request: HttpRequest, screen: ReviewScreen, **extra: object)
         "label_colours": sorted(LABEL_COLOURS.items()),
         "is_uploader": is_uploader,
         "can_edit": not note.is_decided and note.deid_state == ClinicalNote.Deid.DONE,
-        "can_decide": not note.is_decided and not is_uploader,
+        "can_decide": not note.is_decided and can.can_decide_note(request.user, note),
         "mark_form": extra.pop("mark_form", None) or MarkForm(),
         "reject_form": RejectForm(),
         **extra,

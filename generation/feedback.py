@@ -7,18 +7,18 @@ import re
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from rapidfuzz.distance import Levenshtein
 
+from accounts import permissions as can
 from accounts.models import User
 from generation.models import Experiment, Feedback, GenerationRun
-from generation.services import can_review
-from posts.models import Post
 
 SOURCES_HEADING = re.compile(r"\n#+\s*Sources\s*\n.*\Z", re.DOTALL | re.IGNORECASE)
 
 
 def feedback_give(*, run: GenerationRun, by: User, thumbs_up: bool, comment: str = "") -> Feedback:
     """Thumbs up or down on a draft; giving it again replaces the earlier one."""
-    if by.id != run.requested_by_id and not can_review(by, run.channel):
+    if not can.can_oversee_run(by, run):
         raise PermissionDenied("Only the author of the request or a reviewer may rate this draft.")
     feedback, _ = Feedback.objects.update_or_create(
         run=run, user=by, defaults={"thumbs_up": thumbs_up, "comment": comment.strip()[:2000]}
@@ -36,29 +36,27 @@ def edit_distance(draft: str, published: str) -> float:
     a, b = words(draft), words(published)
     if not a and not b:
         return 0.0
-    previous = list(range(len(b) + 1))
-    for i, word in enumerate(a, start=1):
-        current = [i]
-        for j, other in enumerate(b, start=1):
-            current.append(
-                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (word != other))
-            )
-        previous = current
-    return previous[-1] / max(len(a), len(b))
+    return Levenshtein.distance(a, b) / max(len(a), len(b))
 
 
-def generation_publication_record(*, post: Post) -> None:
-    """Called when a post is published: remember how far it moved from its AI draft."""
+def generation_publication_record(*, post_id: int) -> None:
+    """Remember how far a published post moved from its AI draft (feedback for the model that
+    wrote it). Runs when posts says a post was published, after that transaction committed."""
     run = (
-        GenerationRun.objects.filter(post=post, kind=GenerationRun.Kind.DRAFT)
+        GenerationRun.objects.filter(post_id=post_id, kind=GenerationRun.Kind.DRAFT)
+        .select_related("post")
         .order_by("-created_at")
         .first()
     )
     if run is None or run.published_at is not None:
         return
     run.published_at = timezone.now()
-    run.edit_distance = edit_distance(run.output, post.body_markdown)
+    run.edit_distance = edit_distance(run.output, run.post.body_markdown)
     run.save(update_fields=["published_at", "edit_distance"])
+
+
+def on_post_published(sender: object, *, post_id: int, **kwargs: object) -> None:
+    generation_publication_record(post_id=post_id)
 
 
 # --- A/B experiments ------------------------------------------------------------------------------
@@ -68,13 +66,11 @@ def generation_publication_record(*, post: Post) -> None:
 def experiment_start(
     *, name: str, version_a: object, version_b: object, by: User, share_b: float = 0.5
 ) -> Experiment:
-    from training.services.runs import can_manage_models
-
     if version_a.channel != version_b.channel:
         raise ValidationError("Both versions must belong to the same channel.")
     if version_a.id == version_b.id:
         raise ValidationError("An experiment compares two different versions.")
-    if not can_manage_models(by, version_a.channel):
+    if not can.can_manage_models(by, version_a.channel):
         raise PermissionDenied("Only those who manage this channel's models run experiments.")
     if not 0 < share_b < 1:
         raise ValidationError("Version B's share of the requests is between 0 and 1.")
@@ -91,9 +87,7 @@ def experiment_start(
 
 
 def experiment_stop(*, experiment: Experiment, by: User) -> Experiment:
-    from training.services.runs import can_manage_models
-
-    if not can_manage_models(by, experiment.channel):
+    if not can.can_manage_models(by, experiment.channel):
         raise PermissionDenied("Only those who manage this channel's models run experiments.")
     experiment.active, experiment.ended_at = False, timezone.now()
     experiment.save(update_fields=["active", "ended_at"])

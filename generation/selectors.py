@@ -1,7 +1,7 @@
 """Reads for the drafting pages: which runs a user may see, recent drafts, the filtered run list.
 
-Who sees a run: whoever asked for it; editors (review_posts) every general run; compliance
-officers (handle_clinical_notes) every clinical run. Anything else is "does not exist" to them.
+Who sees a run: whoever asked for it, and those who review the channel's drafts
+(accounts.permissions.can_review_drafts). Anything else is "does not exist" to them.
 """
 
 from dataclasses import dataclass
@@ -10,15 +10,10 @@ from datetime import timedelta
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Q, QuerySet
 
+from accounts import permissions as can
 from accounts.models import User
 from generation.models import Experiment, Feedback, GenerationRun, RunStep, VoiceGuide
-from generation.services import can_request, can_review
-from posts.models import Post
 
-OVERSEERS = {
-    Post.Channel.GENERAL: "accounts.review_posts",
-    Post.Channel.CLINICAL: "accounts.handle_clinical_notes",
-}
 # Big per-run fields that list pages never show.
 RUN_LIST_DEFERRED = ("output", "sources", "findings", "traceback", "sampling")
 RECENT_RUNS = 10
@@ -27,26 +22,17 @@ RUN_LIST_LIMIT = 200
 
 def requestable_channels(user: User) -> list[str]:
     """The channels `user` may ask for drafts on, in the channels' own order."""
-    return [channel for channel in Post.Channel.values if can_request(user, channel)]
-
-
-def overseen_channels(user: User) -> list[str]:
-    """The channels whose runs `user` oversees (everyone's, not just their own)."""
-    if not getattr(user, "is_authenticated", False):
-        return []
-    return [channel for channel, perm in OVERSEERS.items() if user.has_perm(perm)]
+    return can.channels_where(can.can_request_drafts, user)
 
 
 def reviewable_channels(user: User) -> list[str]:
-    """The channels whose dashboard and experiments `user` sees (editors: general, officers:
-    clinical)."""
-    if not getattr(user, "is_authenticated", False):
-        return []
-    return [channel for channel in Post.Channel.values if can_review(user, channel)]
+    """The channels whose runs (everyone's, not only their own), dashboard and experiments
+    `user` oversees: editors general, compliance officers clinical."""
+    return can.channels_where(can.can_review_drafts, user)
 
 
 def _visible(user: User) -> Q:
-    return Q(requested_by=user) | Q(channel__in=overseen_channels(user))
+    return Q(requested_by=user) | Q(channel__in=reviewable_channels(user))
 
 
 def run_get_for(user: User, run_id: int) -> GenerationRun:
@@ -85,7 +71,7 @@ def run_list_for(user: User, filters: RunFilters | None = None) -> QuerySet[Gene
     """Runs on the channels `user` oversees, newest first, narrowed by `filters`."""
     filters = filters or RunFilters()
     runs = (
-        GenerationRun.objects.filter(channel__in=overseen_channels(user))
+        GenerationRun.objects.filter(channel__in=reviewable_channels(user))
         .select_related("model_version", "requested_by")
         .defer(*RUN_LIST_DEFERRED)
         .order_by("-created_at", "-id")
@@ -129,7 +115,7 @@ def voice_guide_get_for(user: User, author_id: int | None = None) -> VoiceGuide:
     The same rule as voice_guide_update: authors see their own, editors anyone's.
     User.DoesNotExist when there is no such author."""
     author = user if author_id in (None, user.id) else User.objects.get(id=author_id)
-    if author.id != user.id and not user.has_perm("accounts.review_posts"):
+    if not can.can_edit_voice_guide(user, author):
         raise PermissionDenied("Only the author or an editor may see this voice guide.")
     guide = VoiceGuide.objects.filter(author=author).select_related("author").first()
     return guide or VoiceGuide(author=author)

@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from accounts import permissions as can
 from accounts.models import User
 from blogllm.heartbeat import Heartbeat
 from compliance.audit import Action, audit_record
@@ -40,19 +41,6 @@ SOURCE_EXCERPT_CHARS = 400
 
 class GenerationCancelled(Exception):
     pass
-
-
-def can_request(user: User, channel: str) -> bool:
-    if channel == Post.Channel.CLINICAL:
-        return user.has_perm("accounts.handle_clinical_notes")
-    return user.has_perm("accounts.request_ai_drafts")
-
-
-def can_review(user: User, channel: str) -> bool:
-    """Editors see and stop general drafts; compliance officers clinical ones."""
-    if channel == Post.Channel.CLINICAL:
-        return user.has_perm("accounts.handle_clinical_notes")
-    return user.has_perm("accounts.review_posts")
 
 
 def deidentified(text: str) -> str:
@@ -112,7 +100,7 @@ def generation_run_start(
     """Queue a draft on the gpu queue, with the channel's active model version (or the base)."""
     from generation.runtime import SamplingSettings
 
-    if not can_request(by, channel):
+    if not can.can_request_drafts(by, channel):
         raise PermissionDenied(f"You may not ask for AI drafts on the {channel} channel.")
     brief = sanitizer(channel)(brief_clean(brief))
     try:
@@ -164,7 +152,7 @@ def _run_create(
 def generation_run_cancel(*, run: GenerationRun, by: User) -> GenerationRun:
     """A queued run ends now; a running one stops at its next token."""
     run = GenerationRun.objects.select_for_update().get(id=run.id)
-    if by.id != run.requested_by_id and not can_review(by, run.channel):
+    if not can.can_oversee_run(by, run):
         raise PermissionDenied("Only whoever asked for a draft, or a reviewer, may cancel it.")
     if run.status == GenerationRun.Status.QUEUED:
         run.status, run.finished_at, run.phase = GenerationRun.Status.CANCELLED, timezone.now(), ""
@@ -197,11 +185,10 @@ def assist_start(
     fit the text exactly, so instead of de-identifying quietly, a request is refused."""
     from generation import assist
     from generation.runtime import SamplingSettings
-    from posts.services.editing import can_edit
 
-    if not can_request(by, post.channel):
+    if not can.can_request_drafts(by, post.channel):
         raise PermissionDenied(f"You may not ask for AI help on the {post.channel} channel.")
-    if not can_edit(by, post):
+    if not can.can_edit_post(by, post):
         raise PermissionDenied("You may not edit this post now, so the AI cannot either.")
     try:
         brief = assist.assist_brief(
@@ -242,7 +229,7 @@ def _refuse_phi(brief: dict) -> None:
 
 def assist_decision_record(*, run: GenerationRun, by: User, accepted: int, total: int) -> None:
     """How many of a proposal's hunks the editor took (the dashboard's 'hunks taken')."""
-    if by.id != run.requested_by_id:
+    if not can.can_take_proposal(by, run):
         raise PermissionDenied("Only whoever asked for this proposal can take it.")
     if run.kind == GenerationRun.Kind.DRAFT or run.status in GenerationRun.ACTIVE_STATUSES:
         raise ValidationError("Only a finished rewrite or continuation is taken hunk by hunk.")
@@ -607,7 +594,7 @@ def draft_scores(run: GenerationRun, draft: str, sources: list[dict]) -> tuple:
 
 def voice_guide_update(*, author: User, by: User, **fields: str) -> VoiceGuide:
     """Authors keep their own guide; editors may keep anyone's."""
-    if by.id != author.id and not by.has_perm("accounts.review_posts"):
+    if not can.can_edit_voice_guide(by, author):
         raise PermissionDenied("Only the author or an editor may change this voice guide.")
     allowed = {"tone", "use_words", "avoid_words", "structure"}
     unknown = set(fields) - allowed

@@ -430,7 +430,7 @@ def inspector(request: HttpRequest, run_id: int) -> HttpResponse:
 @require_GET
 def runs(request: HttpRequest) -> HttpResponse:
     """Every run on the channels the user oversees, filtered."""
-    channels = selectors.overseen_channels(request.user)
+    channels = selectors.reviewable_channels(request.user)
     if not channels:
         raise PermissionDenied("Only editors and compliance officers see everyone's drafts.")
     form = RunFilterForm(request.GET or None, channels=channels)

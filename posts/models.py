@@ -129,12 +129,17 @@ class Post(models.Model):
         return max(1, round(self.word_count / WORDS_PER_MINUTE))
 
     @property
-    def needs_contact_review(self) -> bool:
-        return bool(self.contact_findings)
-
-    @property
     def is_clinical(self) -> bool:
         return self.channel == self.Channel.CLINICAL
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == self.Status.DRAFT
+
+    @property
+    def is_editable(self) -> bool:
+        """Text changes only in draft or review (who may: accounts.permissions)."""
+        return self.status in (self.Status.DRAFT, self.Status.IN_REVIEW)
 
 
 class Revision(models.Model):

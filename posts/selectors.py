@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from pgvector.django import CosineDistance
 
+from accounts import permissions as can
 from accounts.models import User
 from posts.embedder import get_embedder
 from posts.models import Chunk, Post
@@ -32,9 +33,7 @@ def post_list(
 ) -> QuerySet[Post]:
     """Posts this user may see, filtered. Authors see their own and everything published."""
     posts = Post.objects.select_related("author").prefetch_related("tags")
-    if not (
-        user.has_perm("accounts.review_posts") or user.has_perm("accounts.approve_clinical_posts")
-    ):
+    if not can.can_see_unpublished_posts(user):
         posts = posts.filter(Q(author=user) | Q(status=Post.Status.PUBLISHED))
     if status:
         posts = posts.filter(status=status)
@@ -60,9 +59,9 @@ def dashboard(*, user: User) -> dict[str, list[Post]]:
     )  # fmt: skip
     S = Post.Status
     review_queue = base.none()
-    if user.has_perm("accounts.review_posts"):
+    if can.can_review_posts(user):
         review_queue = base.filter(status=S.IN_REVIEW).exclude(author=user)
-    elif user.has_perm("accounts.approve_clinical_posts"):
+    elif can.can_approve_clinical_posts(user):
         review_queue = base.filter(
             status=S.IN_REVIEW, channel=Post.Channel.CLINICAL, clinical_approved_by=None
         )

@@ -1,10 +1,6 @@
 """The editor's pages. Each view parses input, checks permission, calls one service, renders."""
 
-from collections.abc import Callable
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count
@@ -13,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.navigation import POST_READERS
+from accounts import permissions as can
 from posts import selectors
 from posts.diffs import diff_html
 from posts.forms import (
@@ -27,24 +23,11 @@ from posts.forms import (
 )
 from posts.models import ImportJob, Post, Revision
 from posts.services import workflow
-from posts.services.editing import StaleEditError, can_edit, post_create, post_update
+from posts.services.editing import StaleEditError, post_create, post_update
 from posts.services.importing import import_job_create
 from posts.services.rendering import render_markdown
 
-WRITE = "accounts.draft_posts"
-REVIEW = "accounts.review_posts"
-
-
-def readers_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Posts are for the people who write, review or approve them (POST_READERS)."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if not any(request.user.has_perm(p) for p in POST_READERS):
-            raise PermissionDenied("Your role does not include posts.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
+readers_only = can.allowed(can.can_read_posts, "Your role does not include posts.")
 
 
 def _post_for(request: HttpRequest, post_id: int) -> Post:
@@ -74,7 +57,7 @@ def post_list(request: HttpRequest) -> HttpResponse:
     return render(request, "posts/list.html", {"form": form, "page": page})
 
 
-@permission_required(WRITE, raise_exception=True)
+@can.allowed(can.can_draft_posts)
 def post_new(request: HttpRequest) -> HttpResponse:
     form = NewPostForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -104,7 +87,7 @@ def post_detail(request: HttpRequest, post_id: int) -> HttpResponse:
     context = {
         "post": post,
         "actions": workflow.allowed_actions(request.user, post),
-        "can_edit": can_edit(request.user, post),
+        "can_edit": can.can_edit_post(request.user, post),
         "revisions": post.revisions.select_related("author")[:20],
         "transitions": post.transitions.select_related("by")[:20],
         "schedule_form": ScheduleForm(),
@@ -116,7 +99,7 @@ def post_detail(request: HttpRequest, post_id: int) -> HttpResponse:
 @readers_only
 def post_edit(request: HttpRequest, post_id: int) -> HttpResponse:
     post = _post_for(request, post_id)
-    if not can_edit(request.user, post):
+    if not can.can_edit_post(request.user, post):
         messages.error(
             request,
             "This post cannot be edited now (only drafts, or posts in review by an editor).",
@@ -170,9 +153,8 @@ def _editor(
 ) -> HttpResponse:
     """The editor page for an existing post, with the AI's rewrite and continue when the user
     may ask for them on the post's channel (generation/assist.py)."""
-    from generation.services import can_request
-
-    context = {"form": form, "post": post, "assist": can_request(request.user, post.channel)}
+    assist = can.can_request_drafts(request.user, post.channel)
+    context = {"form": form, "post": post, "assist": assist}
     return render(request, "posts/edit.html", context | extra, status=status)
 
 
@@ -298,11 +280,8 @@ def search(request: HttpRequest) -> HttpResponse:
     hits = None
     if form.is_valid():
         channel = form.cleaned_data["channel"] or Post.Channel.GENERAL
-        may_see_unpublished = request.user.has_perm(REVIEW)
-        if channel == Post.Channel.CLINICAL and not (
-            request.user.has_perm(REVIEW)
-            or request.user.has_perm("accounts.approve_clinical_posts")
-        ):
+        may_see_unpublished = can.can_review_posts(request.user)
+        if not can.can_search_channel(request.user, channel):
             raise PermissionDenied("Only editors and compliance officers search clinical posts.")
         statuses = [Post.Status.PUBLISHED]
         if form.cleaned_data["include_drafts"] and may_see_unpublished:
@@ -326,7 +305,7 @@ def _by_post(hits: list[selectors.SearchHit] | None) -> list[dict] | None:
     return list(results.values())
 
 
-@permission_required(WRITE, raise_exception=True)
+@can.allowed(can.can_draft_posts)
 def import_posts(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -346,7 +325,7 @@ def import_job(request: HttpRequest, job_id: int) -> HttpResponse:
     return render(request, template, {"job": job})
 
 
-@permission_required(REVIEW, raise_exception=True)
+@can.allowed(can.can_review_posts)
 @require_GET
 def corpus_overview(request: HttpRequest) -> HttpResponse:
     """The training corpus at a glance: the split, duplicates and contact details flagged."""

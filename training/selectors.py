@@ -8,10 +8,9 @@ from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
+from accounts import permissions as can
 from accounts.models import User
-from posts.models import Post
 from training.models import ModelVersion, Promotion, TrainingRun
-from training.services.runs import can_manage_models
 
 # Large per-run fields that list pages never show.
 RUN_LIST_DEFERRED = ("log", "traceback", "points", "checkpoints", "hyperparameters")
@@ -22,7 +21,7 @@ def visible_channels(user: User) -> list[str]:
     """The channels whose models `user` may train and manage, in the channels' own order."""
     if not getattr(user, "is_authenticated", False):
         return []
-    return [channel for channel in Post.Channel.values if can_manage_models(user, channel)]
+    return can.channels_where(can.can_manage_models, user)
 
 
 def run_list_for(user: User) -> QuerySet[TrainingRun]:

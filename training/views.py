@@ -6,18 +6,15 @@ and a user who manages none gets 403. Live parts (a running run, the queue) are 
 that poll every 2 s and stop polling once nothing is active.
 """
 
-from collections.abc import Callable
-from functools import wraps
-
 from django.contrib import messages
 from django.contrib.humanize.templatetags.humanize import ordinal
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import permissions as can
 from posts.models import Post
 from training import charts, selectors
 from training.forms import PromoteForm, RollbackForm, RunStartForm
@@ -25,27 +22,22 @@ from training.models import ModelVersion, TrainingRun
 from training.services.datasets import dataset_preview
 from training.services.registry import (
     model_version_archive,
+    model_version_evaluate_queue,
     model_version_promote,
     model_version_rollback,
     promotion_blockers,
 )
 from training.services.runs import training_run_cancel, training_run_resume, training_run_start
-from training.tasks import model_version_evaluate_task
 
 RECENT_RUNS = 15
 MEMORISATION_ITEMS_SHOWN = 50
 
 
-def model_managers_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Editors and compliance officers (anyone who manages some channel's models)."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if not selectors.visible_channels(request.user):
-            raise PermissionDenied("Only editors and compliance officers manage models.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
+# Editors and compliance officers (anyone who manages some channel's models).
+model_managers_only = can.allowed(
+    lambda user: bool(can.channels_where(can.can_manage_models, user)),
+    "Only editors and compliance officers manage models.",
+)
 
 
 def _error_text(exc: Exception) -> str:
@@ -377,10 +369,11 @@ def version_archive(request: HttpRequest, version_id: int) -> HttpResponse:
 def version_evaluate(request: HttpRequest, version_id: int) -> HttpResponse:
     """Queue a re-evaluation on the gpu queue (after commit, like the services' tasks)."""
     version = _version_for(request, version_id)
-    if version.status == ModelVersion.Status.ARCHIVED:
-        messages.error(request, f"{version} is archived; it is not evaluated again.")
+    try:
+        model_version_evaluate_queue(version=version, by=request.user)
+    except (PermissionDenied, ValidationError) as exc:
+        messages.error(request, _error_text(exc))
     else:
-        transaction.on_commit(lambda: model_version_evaluate_task.delay(version.id))
         messages.success(
             request,
             f"Re-evaluation of {version} queued on the gpu queue; its metrics, samples and "

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts import permissions as can
 from accounts.models import User
 from blogllm.crypto import DecryptionError, decrypt_text, encrypt_text, rotate
 from compliance import deid
@@ -28,7 +29,6 @@ from compliance.services import config
 
 logger = logging.getLogger(__name__)
 
-HANDLE_NOTES = "accounts.handle_clinical_notes"
 # A withheld note (the engine gave up) goes to the top of the review queue.
 WITHHELD_RISK = 1000.0
 NOT_YOURS = "You uploaded this note; another compliance officer must review it."
@@ -40,7 +40,7 @@ def _active_findings(note: ClinicalNote) -> list[DeidFinding]:
 
 
 def _require_handler(by: User) -> None:
-    if not by.has_perm(HANDLE_NOTES):
+    if not can.can_handle_clinical_notes(by):
         raise PermissionDenied("Only compliance officers handle clinical notes.")
 
 
@@ -227,7 +227,7 @@ def note_rerun_deid(
         ]
     )  # fmt: skip
     audit_record(
-        action=Action.NOTE_SPAN_MARKED, actor=by, obj=note, request=request,
+        action=Action.NOTE_DEID_RERUN, actor=by, obj=note, request=request,
         detail={"rerun": True, "deid_state": note.deid_state, "findings": len(result.spans)},
     )  # fmt: skip
     return note
@@ -300,7 +300,7 @@ def note_unmark_finding(
     _render(note, raw)
     note.save(update_fields=["deid_text", "deid_shingles", "risk_score"])
     audit_record(
-        action=Action.NOTE_SPAN_MARKED, actor=by, obj=note, request=request,
+        action=Action.NOTE_SPAN_UNMARKED, actor=by, obj=note, request=request,
         detail={
             "finding": finding.id, "start": finding.start, "end": finding.end,
             "category": finding.category, "reviewer_action": "removed",
@@ -339,7 +339,7 @@ def _decide(note: ClinicalNote, by: User, doing: str) -> ClinicalNote:
     _require_handler(by)
     note = _locked(note)
     _require_pending(note, f"{doing} is for")
-    if note.uploaded_by_id == by.id:
+    if not can.can_decide_note(by, note):
         raise ValidationError(NOT_YOURS)
     return note
 

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from accounts import permissions as can
 from accounts.models import User
 from posts import corpus
 from posts.models import Post, Revision, Tag
@@ -16,7 +17,6 @@ from posts.services.rendering import render_markdown
 # Autosaves by the same person within this window update their latest revision in place, so
 # typing for an hour leaves a handful of revisions, not hundreds.
 AUTOSAVE_COALESCE = timedelta(minutes=10)
-EDITABLE = {Post.Status.DRAFT, Post.Status.IN_REVIEW}
 
 
 class StaleEditError(Exception):
@@ -28,18 +28,6 @@ class StaleEditError(Exception):
             f"{current.title!r} was changed (now version {current.version}) while you were editing."
         )
         self.current = current
-
-
-def can_edit(user: User, post: Post) -> bool:
-    if post.status not in EDITABLE:
-        return False
-    if user.has_perm("accounts.review_posts"):
-        return True
-    return (
-        post.author_id == user.id
-        and post.status == Post.Status.DRAFT
-        and user.has_perm("accounts.draft_posts")
-    )
 
 
 def normalise_tags(names: Iterable[str]) -> list[str]:
@@ -132,7 +120,7 @@ def post_update(
 ) -> Post:
     """Save new content if nobody saved since `expected_version`; raises StaleEditError if so."""
     post = Post.objects.select_for_update().get(id=post_id)
-    if not can_edit(by, post):
+    if not can.can_edit_post(by, post):
         raise PermissionDenied(
             f"You cannot edit {post.title!r} while it is {post.get_status_display().lower()}."
         )

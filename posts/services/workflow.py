@@ -6,50 +6,38 @@ reason. A clinical-channel post is approved only once an editor AND a compliance
 approved it; nobody approves their own post. Every step is recorded as a Transition.
 """
 
+import logging
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import permissions as can
 from accounts.models import User
 from posts.models import Post, Transition
+from posts.signals import post_published
 
 S = Post.Status
-
-
-def is_editor(user: User | None) -> bool:
-    return user is not None and user.has_perm("accounts.review_posts")
-
-
-def is_clinical_approver(user: User | None) -> bool:
-    return user is not None and user.has_perm("accounts.approve_clinical_posts")
+logger = logging.getLogger(__name__)
 
 
 def allowed_actions(user: User, post: Post) -> list[str]:
     """The workflow buttons to show this user on this post."""
     actions = []
-    own = post.author_id == user.id
-    if post.status == S.DRAFT and (own or is_editor(user)):
+    if post.status == S.DRAFT and can.can_submit_post(user, post):
         actions.append("submit")
-    if post.status == S.IN_REVIEW and not own and _approval_role(user, post):
+    if post.status == S.IN_REVIEW and can.post_approval_role(user, post):
         actions += ["approve", "request_changes"]
-    if post.status == S.APPROVED and is_editor(user):
+    if post.status == S.APPROVED and can.can_publish_posts(user):
         actions += ["publish", "schedule"] + (["unschedule"] if post.scheduled_at else [])
-    if post.status == S.PUBLISHED and is_editor(user):
+    if post.status == S.PUBLISHED and can.can_publish_posts(user):
         actions.append("archive")
-    if post.status != S.DRAFT and (is_editor(user) or (own and post.status == S.IN_REVIEW)):
+    if post.status != S.DRAFT and can.can_send_post_back_to_draft(
+        user, post, in_review=post.status == S.IN_REVIEW
+    ):
         actions.append("back_to_draft")
     return actions
-
-
-def _approval_role(user: User, post: Post) -> str | None:
-    """Which approval this user can still give: 'editor', 'clinical' or None."""
-    if is_editor(user) and post.editor_approved_by_id is None:
-        return "editor"
-    if post.is_clinical and is_clinical_approver(user) and post.clinical_approved_by_id is None:
-        return "clinical"
-    return None
 
 
 def _move(post: Post, to: str, *, by: User | None, action: str, comment: str = "") -> Post:
@@ -74,7 +62,7 @@ def _locked(post: Post, *expected: str) -> Post:
 @transaction.atomic
 def post_submit(*, post: Post, by: User) -> Post:
     post = _locked(post, S.DRAFT)
-    if post.author_id != by.id and not is_editor(by):
+    if not can.can_submit_post(by, post):
         raise PermissionDenied("Only the author or an editor can submit this post for review.")
     if not post.body_markdown.strip():
         raise ValidationError("An empty post cannot go to review.")
@@ -88,7 +76,7 @@ def post_approve(*, post: Post, by: User, comment: str = "") -> Post:
     post = _locked(post, S.IN_REVIEW)
     if post.author_id == by.id:
         raise PermissionDenied("Nobody approves their own post; ask another editor.")
-    role = _approval_role(by, post)
+    role = can.post_approval_role(by, post)
     if role is None:
         raise PermissionDenied("You cannot approve this post (or have already approved it).")
     if role == "editor":
@@ -108,7 +96,7 @@ def post_request_changes(*, post: Post, by: User, comment: str) -> Post:
     post = _locked(post, S.IN_REVIEW)
     if not comment.strip():
         raise ValidationError("Say what should change: the author needs a comment.")
-    if not (is_editor(by) or (post.is_clinical and is_clinical_approver(by))):
+    if not can.can_request_post_changes(by, post):
         raise PermissionDenied(
             "Only an editor (or, for clinical posts, a compliance officer) can ask for changes."
         )
@@ -120,8 +108,7 @@ def post_back_to_draft(*, post: Post, by: User, reason: str) -> Post:
     post = _locked(post, S.IN_REVIEW, S.APPROVED, S.PUBLISHED, S.ARCHIVED)
     if not reason.strip():
         raise ValidationError("Give a reason for sending the post back to draft.")
-    withdrawing = post.author_id == by.id and post.status == S.IN_REVIEW
-    if not (is_editor(by) or withdrawing):
+    if not can.can_send_post_back_to_draft(by, post, in_review=post.status == S.IN_REVIEW):
         raise PermissionDenied("Only an editor can send this post back to draft.")
     return _to_draft(post, by=by, action="back_to_draft", comment=reason)
 
@@ -177,14 +164,11 @@ def post_publish(*, post: Post, by: User | None) -> Post:
     post.published_at = timezone.now()
     post.scheduled_at = None
     post.save(update_fields=["status", "published_at", "scheduled_at", "updated_at"])
-    if post.source == Post.Source.AI_ASSISTED:
-        # How much the editor changed the AI draft: feedback for the model that wrote it.
-        from generation.feedback import generation_publication_record
-
-        generation_publication_record(post=post)
     from posts.tasks import post_embed_task
 
     transaction.on_commit(lambda: post_embed_task.delay(post_id=post.id))
+    # Whoever cares (generation's feedback) hears of it once the publication has committed.
+    transaction.on_commit(lambda: _announce_published(post.id))
     return post
 
 
@@ -195,6 +179,13 @@ def post_archive(*, post: Post, by: User, comment: str = "") -> Post:
     _move(post, S.ARCHIVED, by=by, action="archive", comment=comment)
     post.save(update_fields=["status", "updated_at"])
     return post
+
+
+def _announce_published(post_id: int) -> None:
+    """Tell the listeners; the post is published whatever they do, so a failing one is logged."""
+    for receiver, result in post_published.send_robust(sender=Post, post_id=post_id):
+        if isinstance(result, Exception):
+            logger.error("After publishing post %s, %r failed", post_id, receiver, exc_info=result)
 
 
 def publish_due_posts(now: datetime | None = None) -> list[int]:
@@ -212,5 +203,5 @@ def publish_due_posts(now: datetime | None = None) -> list[int]:
 
 
 def _require_editor(user: User, verb: str) -> None:
-    if not is_editor(user):
+    if not can.can_publish_posts(user):
         raise PermissionDenied(f"Only an editor can {verb} posts.")

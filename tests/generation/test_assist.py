@@ -371,7 +371,7 @@ class TestDecisions:
             status="succeeded", output=TEXT,
         )  # fmt: skip
 
-        generation_publication_record(post=draft)
+        generation_publication_record(post_id=draft.id)
 
         rewrite.refresh_from_db()
         whole.refresh_from_db()

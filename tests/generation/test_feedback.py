@@ -45,7 +45,9 @@ def test_edit_distance_counts_changed_words_over_the_longer_text():
     assert edit_distance("a b\n\n## Sources\n\n- [1]: T", "a b") == 0.0
 
 
-def test_publishing_an_ai_draft_records_how_far_the_editor_moved_it(author, editor):
+def test_publishing_an_ai_draft_records_how_far_the_editor_moved_it(
+    author, editor, django_capture_on_commit_callbacks
+):
     run = finished_run(author, output="Tea calms me every single afternoon")
     post = run.post
     Post.objects.filter(id=post.id).update(body_markdown="Tea calms me every afternoon")
@@ -53,7 +55,12 @@ def test_publishing_an_ai_draft_records_how_far_the_editor_moved_it(author, edit
     post_submit(post=post, by=author)
     post_approve(post=post, by=editor)
 
-    post_publish(post=post, by=editor)
+    with django_capture_on_commit_callbacks() as callbacks:
+        post_publish(post=post, by=editor)
+    run.refresh_from_db()
+    assert run.published_at is None  # nothing is measured inside the publish transaction
+    _embed, announce = callbacks  # the embedding is queued; then posts announces the publication
+    announce()
 
     run.refresh_from_db()
     assert run.published_at is not None and run.edit_distance == pytest.approx(1 / 6)

@@ -138,3 +138,14 @@ def test_a_clinical_version_needs_a_passed_memorisation_test(officer):
         model_version_promote(version=failed, by=officer)
     assert statuses(untested, failed) == ["candidate", "candidate"]
     assert not AuditEvent.objects.filter(action="model.promoted").exists()
+
+
+@pytest.mark.django_db
+def test_an_archived_version_is_not_evaluated_again_by_any_door(editor) -> None:  # noqa: ANN001
+    from training.services.registry import model_version_evaluate, model_version_evaluate_queue
+
+    version = ModelVersionFactory(status=ModelVersion.Status.ARCHIVED)
+    with pytest.raises(ValidationError, match="archived"):
+        model_version_evaluate(version=version)  # manage.py evaluate and the task
+    with pytest.raises(ValidationError, match="archived"):
+        model_version_evaluate_queue(version=version, by=editor)  # the page

@@ -432,10 +432,10 @@ def test_archiving_a_candidate_and_refusing_to_archive_the_active_one(client, ed
 def test_re_evaluating_enqueues_the_evaluation_task(
     client, editor, django_capture_on_commit_callbacks, monkeypatch
 ) -> None:  # noqa: ANN001
-    from training import views
+    from training import tasks
 
     sent = []  # a stand-in for the task, so running the callback sends nothing to the broker
-    monkeypatch.setattr(views, "model_version_evaluate_task", SimpleNamespace(delay=sent.append))
+    monkeypatch.setattr(tasks, "model_version_evaluate_task", SimpleNamespace(delay=sent.append))
     version = ModelVersionFactory()
     client.force_login(editor)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:

@@ -21,12 +21,12 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from accounts import permissions as can
 from accounts.models import User
 from compliance.audit import Action, audit_record
 from posts.models import Post
 from training.models import ModelVersion, Promotion, TrainingRun
 from training.samples import Sample
-from training.services.runs import _require
 from training.storage import ArtifactStorage, default_storage
 
 logger = logging.getLogger(__name__)
@@ -210,7 +210,7 @@ def model_version_promote(
 ) -> ModelVersion:
     """Make `version` the channel's one active version; the previous active one becomes a
     candidate again (rollback restores it)."""
-    _require(by, version.channel)
+    can.require_manage_models(by, version.channel)
     # Lock the channel's versions so two promotions cannot interleave.
     locked = list(ModelVersion.objects.select_for_update().filter(channel=version.channel))
     version = next(v for v in locked if v.id == version.id)
@@ -239,7 +239,7 @@ def model_version_promote(
 @transaction.atomic
 def model_version_rollback(*, channel: str, by: User | None, reason: str = "") -> ModelVersion:
     """Re-activate the version that was active before the current one was promoted."""
-    _require(by, channel)
+    can.require_manage_models(by, channel)
     locked = list(ModelVersion.objects.select_for_update().filter(channel=channel))
     current = next((v for v in locked if v.status == ModelVersion.Status.ACTIVE), None)
     if current is None:
@@ -285,7 +285,7 @@ def _activate(version: ModelVersion, previous: ModelVersion | None) -> None:
 
 @transaction.atomic
 def model_version_archive(*, version: ModelVersion, by: User | None) -> ModelVersion:
-    _require(by, version.channel)
+    can.require_manage_models(by, version.channel)
     version = ModelVersion.objects.select_for_update().get(id=version.id)
     if version.status == ModelVersion.Status.ACTIVE:
         raise ValidationError(
@@ -299,11 +299,27 @@ def model_version_archive(*, version: ModelVersion, by: User | None) -> ModelVer
     return version
 
 
+def _require_evaluable(version: ModelVersion) -> None:
+    if version.status == ModelVersion.Status.ARCHIVED:
+        raise ValidationError(f"{version} is archived; it is not evaluated again.")
+
+
+def model_version_evaluate_queue(*, version: ModelVersion, by: User | None) -> None:
+    """Queue a re-evaluation on the gpu queue, once the transaction commits."""
+    from training.tasks import model_version_evaluate_task
+
+    can.require_manage_models(by, version.channel)
+    _require_evaluable(version)
+    transaction.on_commit(lambda: model_version_evaluate_task.delay(version.id))
+
+
 def model_version_evaluate(
     *, version: ModelVersion, log: Callable[[str], None] = logger.info
 ) -> ModelVersion:
     """Evaluate a registered version again (its adapter from storage, its frozen dataset)."""
     from training.base_model import device_plan
+
+    _require_evaluable(version)
     from training.services.datasets import dataset_snapshot_samples
 
     storage = default_storage()

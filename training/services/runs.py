@@ -15,10 +15,11 @@ from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import permissions as can
 from accounts.models import User
 from blogllm.heartbeat import Heartbeat
 from posts.models import Post
@@ -37,24 +38,6 @@ PROGRESS_WRITE_SECONDS = 0.5  # tiny models step in milliseconds: do not write e
 CANCEL_CHECK_SECONDS = 1.0
 STEP_LOG_SECONDS = 10.0
 OOM_SENTENCE = "Out of memory: try a smaller batch size or sequence length."
-
-
-def can_manage_models(user: User, channel: str) -> bool:
-    if channel == Post.Channel.CLINICAL:
-        return user.has_perm("accounts.manage_clinical_models")
-    return user.has_perm("accounts.manage_general_models")
-
-
-def _require(user: User | None, channel: str) -> None:
-    """`None` is the operator at the command line (manage.py), who holds the server's keys; on
-    the clinical channel even they must name the compliance officer who decides."""
-    if user is None and channel == Post.Channel.CLINICAL:
-        raise PermissionDenied(
-            "Clinical models are managed by a named compliance officer (manage.py … --as EMAIL)."
-        )
-    if user is not None and not can_manage_models(user, channel):
-        who = "compliance officers" if channel == Post.Channel.CLINICAL else "editors"
-        raise PermissionDenied(f"Only {who} may train and manage {channel} models.")
 
 
 def training_config_validate(hyperparameters: dict) -> dict:
@@ -79,7 +62,7 @@ def training_run_start(
 ) -> TrainingRun:
     """Queue a run on the gpu queue (or leave it to the caller: `manage.py train` runs it in its
     own process). It freezes its dataset when it starts."""
-    _require(by, channel)
+    can.require_manage_models(by, channel)
     if channel not in Post.Channel.values:
         raise ValidationError(f"Unknown channel {channel!r}.")
     run = TrainingRun.objects.create(
@@ -105,7 +88,7 @@ def _enqueue(run_id: int) -> None:
 @transaction.atomic
 def training_run_cancel(*, run: TrainingRun, by: User | None) -> TrainingRun:
     """A queued run ends now; a running one stops at its next step (after a checkpoint)."""
-    _require(by, run.channel)
+    can.require_manage_models(by, run.channel)
     run = TrainingRun.objects.select_for_update().get(id=run.id)
     if run.status == TrainingRun.Status.QUEUED:
         run.status, run.finished_at = TrainingRun.Status.CANCELLED, timezone.now()
@@ -122,7 +105,7 @@ def training_run_cancel(*, run: TrainingRun, by: User | None) -> TrainingRun:
 @transaction.atomic
 def training_run_resume(*, run: TrainingRun, by: User | None) -> TrainingRun:
     """Queue a failed or cancelled run again; it continues from its last checkpoint."""
-    _require(by, run.channel)
+    can.require_manage_models(by, run.channel)
     run = TrainingRun.objects.select_for_update().get(id=run.id)
     if run.status not in (TrainingRun.Status.FAILED, TrainingRun.Status.CANCELLED):
         raise ValidationError("Only a failed or cancelled run can be resumed.")

@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 
 from training.management.commands._common import version_named
 from training.services.registry import model_version_evaluate
@@ -12,7 +13,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
         version = version_named(options["version"])
-        version = model_version_evaluate(version=version, log=self.stdout.write)
+        try:
+            version = model_version_evaluate(version=version, log=self.stdout.write)
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from exc
         m = version.metrics
         self.stdout.write(
             self.style.SUCCESS(
