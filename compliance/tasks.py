@@ -2,11 +2,22 @@
 compliance.tasks.* to gpu)."""
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from blogllm.progress import report_progress
 
 
-@shared_task(name="compliance.tasks.note_embed", acks_late=True, max_retries=3)
+# Embedding is idempotent (an unchanged note is skipped), so a task that lost its database
+# connection is simply run again. Only a lost connection is retried: a note that is not
+# approved (NoteNotApproved, a ValidationError) fails the same way every time.
+@shared_task(
+    name="compliance.tasks.note_embed",
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    max_retries=3,
+    retry_backoff=True,
+    retry_jitter=True,
+)
 def note_embed_task(note_id: int) -> int:
     from compliance.services.embedding import note_embed
 

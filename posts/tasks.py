@@ -1,16 +1,28 @@
 """Thin Celery wrappers over posts.services (default queue)."""
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+# Embedding is idempotent (an unchanged post is skipped), so a task that lost its database
+# connection mid-way is simply run again. Only a lost connection is retried: anything else
+# (a bad row, a missing model) fails the same way every time.
+TRANSIENT = (OperationalError, InterfaceError)
+RETRY = {
+    "autoretry_for": TRANSIENT,
+    "max_retries": 3,
+    "retry_backoff": True,
+    "retry_jitter": True,
+}
 
 
-@shared_task(name="posts.tasks.post_embed", acks_late=True, max_retries=3)
+@shared_task(name="posts.tasks.post_embed", acks_late=True, **RETRY)
 def post_embed_task(post_id: int) -> int:
     from posts.services.embedding import post_embed
 
     return post_embed(post_id=post_id)
 
 
-@shared_task(name="posts.tasks.posts_embed", acks_late=True, max_retries=3)
+@shared_task(name="posts.tasks.posts_embed", acks_late=True, **RETRY)
 def posts_embed_task(post_ids: list[int]) -> int:
     """Many posts at once (after an import): their chunks share the model's batches."""
     from posts.services.embedding import posts_embed

@@ -314,20 +314,6 @@ NEIGHBORHOOD_RE = re.compile(
 )
 
 
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def npi_valid(number: str) -> bool:
-    return len(number) == 10 and number.isdigit() and _luhn_ok("80840" + number)
-
-
 def dea_valid(code: str) -> bool:
     d = [int(c) for c in code[2:]]
     return (d[0] + d[2] + d[4] + 2 * (d[1] + d[3] + d[5])) % 10 == d[6]

@@ -78,3 +78,46 @@ def test_the_dashboard_shows_when_beat_was_last_heard_from(settings, client, edi
     assert cache.get(HEARTBEAT_KEY)
     page = client.get("/").content
     assert b"<time datetime=" in page and b"running?" not in page
+
+
+@pytest.mark.parametrize(
+    ("task_path", "service_path", "argument"),
+    [
+        ("posts.tasks.post_embed_task", "posts.services.embedding.post_embed", {"post_id": 1}),
+        ("posts.tasks.posts_embed_task", "posts.services.embedding.posts_embed", {"post_ids": [1]}),
+        (
+            "compliance.tasks.note_embed_task",
+            "compliance.services.embedding.note_embed",
+            {"note_id": 1},
+        ),
+    ],
+)
+def test_embedding_tasks_retry_a_lost_database_but_not_a_refusal(
+    task_path: str, service_path: str, argument: dict, monkeypatch
+) -> None:  # noqa: ANN001
+    from django.core.exceptions import ValidationError
+    from django.db import OperationalError
+    from django.utils.module_loading import import_string
+
+    task = import_string(task_path)
+    assert task.retry_backoff and task.retry_jitter and task.max_retries == 3
+    calls: list[dict] = []
+
+    def failing(error: Exception):  # noqa: ANN202
+        def service(**kwargs: object) -> None:
+            calls.append(kwargs)
+            raise error
+
+        return service
+
+    # Eager mode runs the retries at once, in this process: the first try and three retries.
+    monkeypatch.setattr(service_path, failing(OperationalError("server closed the connection")))
+    with pytest.raises(OperationalError):
+        task.apply(kwargs=argument).get()
+    assert len(calls) == 4
+
+    calls.clear()
+    monkeypatch.setattr(service_path, failing(ValidationError("not approved")))
+    with pytest.raises(ValidationError):
+        task.apply(kwargs=argument).get()
+    assert len(calls) == 1  # a refusal fails the same way every time: never retried

@@ -1,7 +1,7 @@
 """The container setup agrees with the app: docker-compose.yml, Dockerfile, GCP manifests.
 
 Read as files (no Docker engine, no database); `docker compose config` validates the compose file
-where a compose CLI is installed.
+where a compose CLI is installed (required where BLOGLLM_REQUIRE_DOCKER is set).
 """
 
 import os
@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.tools import skip_or_fail_without
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -162,7 +164,14 @@ def run_compose_config(
 def test_compose_cli_accepts_the_file(tmp_path: Path) -> None:
     cli = compose_cli()
     if cli is None:
-        pytest.skip("no docker compose CLI on this machine")
+        # No Docker engine or compose CLI runs in this workplace by design, CI included, so CI
+        # alone does not make this a failure: a machine meant to check the compose file sets
+        # BLOGLLM_REQUIRE_DOCKER=1.
+        skip_or_fail_without(
+            "no docker compose CLI on this machine (none here by design; "
+            "BLOGLLM_REQUIRE_DOCKER=1 makes this a failure)",
+            required_by="BLOGLLM_REQUIRE_DOCKER",
+        )
     env = {**os.environ, **TEST_SECRETS}
     result = run_compose_config(cli, env, tmp_path)
     assert result.returncode == 0, result.stderr

@@ -8,6 +8,8 @@ import time
 import pytest
 from django.urls import reverse
 
+from tests.tools import skip_or_fail_without
+
 
 def test_healthz_answers_without_login(client) -> None:  # noqa: ANN001
     response = client.get(reverse("healthz"))
@@ -30,7 +32,7 @@ def private_redis():  # noqa: ANN201
     """A Redis server of this test's own, so the test can stop it."""
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.skip("redis-server is not installed on this machine")
+        skip_or_fail_without("redis-server is not installed on this machine")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -87,7 +87,18 @@ def test_two_processes_share_one_server_and_data_survives_a_restart(tmp_path) ->
 
 
 def test_stop_is_harmless_when_nothing_runs(tmp_path) -> None:
-    pgembed.stop(tmp_path / "never-started")
+    never = tmp_path / "never-started"
+    assert pgembed.stop(never) is None  # no error for a data dir that does not exist…
+    assert not never.exists()  # …and none is created
+    # A data dir whose server is not running (stopped already, or never started) is left as
+    # it was, however often stop is called.
+    idle = tmp_path / "idle"
+    idle.mkdir()
+    (idle / "keep.txt").write_text("precious")
+    for _ in range(2):
+        assert pgembed.stop(idle) is None
+    assert sorted(p.name for p in idle.iterdir()) == ["keep.txt"]
+    assert (idle / "keep.txt").read_text() == "precious"
 
 
 def test_a_data_dir_that_cannot_be_created_gives_one_sentence(tmp_path) -> None:

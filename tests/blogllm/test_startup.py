@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from tests.conftest import ROOT
+from tests.tools import skip_or_fail_without
 
 
 def free_port() -> int:
@@ -68,7 +69,7 @@ def test_a_database_without_pgvector_is_named(tmp_path) -> None:
     # The machine's own PostgreSQL 15 has no pgvector: the case the check exists for.
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", 5432)) != 0:
-            pytest.skip("no PostgreSQL without pgvector listens on 127.0.0.1:5432 here")
+            skip_or_fail_without("no PostgreSQL without pgvector listens on 127.0.0.1:5432 here")
     result = start(
         "blogllm.run", tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres"
     )

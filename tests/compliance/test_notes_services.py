@@ -146,6 +146,8 @@ def test_a_withheld_note_is_rerun_with_the_longer_limit(uploader, reviewer, monk
     monkeypatch.undo()
     note = note_rerun_deid(note=note, by=reviewer)
     assert note.deid_state == ClinicalNote.Deid.DONE and "John Smith" not in note.deid_text
+    assert events(Action.NOTE_DEID_RERUN, note) == 1  # a re-run, not a reviewer's mark
+    assert events(Action.NOTE_SPAN_MARKED, note) == 0
     assert note_approve(note=note, by=reviewer).status == S.APPROVED
     with pytest.raises(ValidationError):
         note_rerun_deid(note=note, by=reviewer)  # decided: nothing to re-run
@@ -274,7 +276,8 @@ def test_marking_a_missed_span_redacts_it_and_unmarking_brings_text_back(
     finding.refresh_from_db()
     assert "Quentavia" in note.deid_text  # no longer redacted…
     assert finding.reviewer_action == DeidFinding.Action.REMOVED  # …but kept on record
-    assert events(Action.NOTE_SPAN_MARKED, note) == 2
+    assert events(Action.NOTE_SPAN_MARKED, note) == 1
+    assert events(Action.NOTE_SPAN_UNMARKED, note) == 1
 
 
 def test_a_marked_span_overlapping_findings_merges_them(uploader, reviewer) -> None:  # noqa: ANN001

@@ -1,7 +1,8 @@
 """Browser tests: Debian's Chromium driven by Playwright against pytest-django's live server.
 
 `make test` installs Chromium where it can (root with apt); without /usr/bin/chromium these
-tests are skipped with that reason. Playwright never downloads a browser of its own.
+tests are skipped with that reason (they fail instead where CI is set). Playwright never
+downloads a browser of its own.
 """
 
 import os
@@ -9,13 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools import skip_or_fail_without
+
 CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="session")
 def browser():  # noqa: ANN201
     if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+        skip_or_fail_without("Debian's chromium is not installed (apt-get install chromium)")
     # Playwright's sync API runs an event loop; Django's async-safety check would refuse
     # the ORM calls the test makes around it.
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -96,19 +96,40 @@ def test_many_posts_embed_in_shared_batches_like_one_at_a_time(author, embedder)
 def test_an_import_enqueues_its_posts_for_embedding_in_batches(
     author, django_capture_on_commit_callbacks
 ) -> None:  # noqa: ANN001
-    from unittest import mock
+    from celery import signals
 
+    from blogllm.celery import app
     from posts.importers import iter_import
     from posts.services.importing import import_items
 
     demo = Path(__file__).resolve().parents[2] / "posts" / "demo_corpus"
-    with (
-        mock.patch("posts.tasks.posts_embed_task.delay") as delay,
-        django_capture_on_commit_callbacks(execute=True),
-    ):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         import_items(iter_import(demo), by=author)
-    batches = [call.kwargs["post_ids"] for call in delay.call_args_list]
+    # Nothing is sent before the commit (a worker could not see the posts yet): the import
+    # leaves one on-commit callback, and nothing is embedded.
+    assert len(callbacks) == 1
+    assert not Chunk.objects.exists()
+
+    # Run that callback as the commit would and record what it sends to the (test) broker.
+    sent: list[tuple[str, str, dict]] = []
+
+    def record(sender, body, routing_key, **_: object) -> None:  # noqa: ANN001
+        sent.append((sender, routing_key, body[1]))  # protocol 2: (args, kwargs, embed)
+
+    signals.before_task_publish.connect(record, weak=False)
+    try:
+        callbacks[0]()
+    finally:
+        signals.before_task_publish.disconnect(record)
+        # The posts were never committed, so a worker would find nothing to embed: drop the
+        # messages rather than leave them queued for a later test's worker.
+        app.control.purge()
+    assert {(name, queue) for name, queue, _ in sent} == {("posts.tasks.posts_embed", "default")}
+    batches = [kwargs["post_ids"] for _, _, kwargs in sent]
     assert [len(b) for b in batches] == [32, Post.objects.count() - 32]
+    assert sorted(i for b in batches for i in b) == sorted(
+        Post.objects.values_list("id", flat=True)
+    )
 
 
 @pytest.fixture
