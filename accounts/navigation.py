@@ -21,18 +21,14 @@ class NavItem:
     staff_only: bool = False
 
 
-def _any_channel(rule: Callable[[object, str], bool]) -> Callable[[object], bool]:
-    return lambda user: bool(can.channels_where(rule, user))
-
-
 NAV_ITEMS = [
     NavItem("Dashboard", "home"),
     NavItem("Posts", "posts:list", allowed=can.can_read_posts),
-    NavItem("Write with AI", "generation:new", allowed=_any_channel(can.can_request_drafts)),
+    NavItem("Write with AI", "generation:new", allowed=can.on_any_channel(can.can_request_drafts)),
     NavItem("Search", "posts:search", allowed=can.can_read_posts),
     NavItem("Import", "posts:import", allowed=can.can_draft_posts),
     NavItem("Corpus", "posts:corpus", allowed=can.can_review_posts),
-    NavItem("Training", "training:runs", allowed=_any_channel(can.can_manage_models)),
+    NavItem("Training", "training:runs", allowed=can.on_any_channel(can.can_manage_models)),
     NavItem("Clinical notes", "compliance:queue", allowed=can.can_handle_clinical_notes),
     NavItem("Audit trail", "audit:list", allowed=can.can_view_audit_trail),
     NavItem("Users & roles", "admin:accounts_user_changelist", allowed=can.can_manage_users),

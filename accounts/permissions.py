@@ -205,6 +205,11 @@ def channels_where(rule: Callable[[User, str], bool], user: User) -> list[str]:
     return [channel for channel in CHANNELS if rule(user, channel)]
 
 
+def on_any_channel(rule: Callable[[User, str], bool]) -> Callable[[User], bool]:
+    """A user rule from a channel rule: true where it holds on some channel."""
+    return lambda user: any(rule(user, channel) for channel in CHANNELS)
+
+
 def allowed(rule: Callable[[User], bool], message: str = "") -> Callable:
     """A view decorator: PermissionDenied (403) unless `rule(request.user)`."""
 
@@ -229,8 +234,8 @@ def permissions(request: HttpRequest) -> dict:
         "approve_clinical_posts": can_approve_clinical_posts(user),
         "read_posts": can_read_posts(user),
         "see_unpublished_posts": can_see_unpublished_posts(user),
-        "request_drafts": any(can_request_drafts(user, c) for c in CHANNELS),
-        "review_drafts": any(can_review_drafts(user, c) for c in CHANNELS),
+        "request_drafts": on_any_channel(can_request_drafts)(user),
+        "review_drafts": on_any_channel(can_review_drafts)(user),
         "manage_general_models": can_manage_models(user, GENERAL),
         "manage_clinical_models": can_manage_models(user, CLINICAL),
         "handle_clinical_notes": can_handle_clinical_notes(user),

@@ -35,7 +35,7 @@ MEMORISATION_ITEMS_SHOWN = 50
 
 # Editors and compliance officers (anyone who manages some channel's models).
 model_managers_only = can.allowed(
-    lambda user: bool(can.channels_where(can.can_manage_models, user)),
+    can.on_any_channel(can.can_manage_models),
     "Only editors and compliance officers manage models.",
 )
 
