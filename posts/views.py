@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import permissions as can
+from blogllm.refusals import refusal_text
 from posts import selectors
 from posts.diffs import diff_html
 from posts.forms import (
@@ -35,10 +36,6 @@ def _post_for(request: HttpRequest, post_id: int) -> Post:
         return selectors.post_get(user=request.user, post_id=post_id)
     except Post.DoesNotExist:
         raise Http404("No such post, or not one you may see.") from None
-
-
-def _error_text(exc: Exception) -> str:
-    return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
 
 
 @readers_only
@@ -126,7 +123,7 @@ def post_edit(request: HttpRequest, post_id: int) -> HttpResponse:
     except StaleEditError as exc:
         return _conflict(request, form, exc.current)
     except (PermissionDenied, ValidationError) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, refusal_text(exc))
         return _editor(request, form, post, status=400)
     messages.success(request, f"Saved (version {post.version}).")
     return redirect("posts:edit", post_id=post.id)
@@ -222,7 +219,7 @@ def post_action(request: HttpRequest, post_id: int, action: str) -> HttpResponse
         else:
             raise Http404("Unknown action.")
     except (PermissionDenied, ValidationError) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, refusal_text(exc))
     else:
         post.refresh_from_db()
         messages.success(request, f"“{post.title}” is now {post.get_status_display().lower()}.")
