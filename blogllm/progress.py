@@ -1,53 +1,66 @@
-"""Progress of long Celery jobs, reported through the task state and read back by the UI.
+"""Progress of long background jobs, kept on the job's own row.
 
-A task calls `report_progress(self, done=…, total=…, message=…)` as it goes; the page polls
-`job_progress(task_id)` (through `blogllm:job`) and draws a progress bar.
+A job (an import, a CSV batch of notes, a training run) writes how far it got to its row in the
+same statement as the work it counts, and its page polls the row (htmx, every second) and draws
+templates/partials/progress_bar.html. On the row, progress survives a Redis flush and a worker
+restart (a resumed job carries on from it), and no page needs Celery's result backend.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from celery import Task
-from celery.result import AsyncResult
-
-PROGRESS = "PROGRESS"
+from django.db import models
 
 
 @dataclass(frozen=True)
 class JobProgress:
-    state: str
     done: int
     total: int
-    message: str
-    finished: bool
+    finished: bool  # the job has ended, well or not
     failed: bool
 
     @property
     def percent(self) -> int:
+        """100 only once the job has finished well. Until then at most 99: the total may be an
+        estimate (an import's items), and work may follow the last item (a run's evaluation)."""
         if self.finished and not self.failed:
             return 100
-        return int(100 * self.done / self.total) if self.total else 0
-
-    def as_dict(self) -> dict:
-        return {**asdict(self), "percent": self.percent}
+        return min(99, int(100 * self.done / self.total)) if self.total else 0
 
 
-def report_progress(task: Task, *, done: int, total: int, message: str = "") -> None:
-    task.update_state(state=PROGRESS, meta={"done": done, "total": total, "message": message})
+class TrackedJob(models.Model):
+    """A background job's row: queued → running → finished | failed, and how far it got.
 
+    `items_total` may be an estimate made before the run; the job counts `items_done` up as it
+    goes. Used by posts.ImportJob and compliance.NoteBatch; a training run counts optimizer
+    steps instead (TrainingRun.progress) but reads as the same JobProgress.
+    """
 
-def job_progress(task_id: str) -> JobProgress:
-    result = AsyncResult(task_id)
-    state = result.state
-    meta = result.info if state == PROGRESS and isinstance(result.info, dict) else {}
-    failed = state in ("FAILURE", "REVOKED")
-    message = meta.get("message", "")
-    if failed:
-        message = "The job failed." if state == "FAILURE" else "The job was cancelled."
-    return JobProgress(
-        state=state,
-        done=int(meta.get("done", 0)),
-        total=int(meta.get("total", 0)),
-        message=message,
-        finished=result.ready(),
-        failed=failed,
-    )
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    items_total = models.PositiveIntegerField(default=0)
+    items_done = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def progress(self) -> JobProgress:
+        return JobProgress(
+            done=self.items_done,
+            total=self.items_total,
+            finished=not self.is_active,
+            failed=self.status == self.Status.FAILED,
+        )
+
+    @property
+    def percent(self) -> int:
+        return self.progress.percent

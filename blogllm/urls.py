@@ -13,7 +13,6 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
-    path("jobs/<str:task_id>/", views.job, name="job"),
     path("posts/", include("posts.urls")),
     # Before compliance/: the more specific prefix must match first.
     path("compliance/audit/", include("compliance.audit_urls")),

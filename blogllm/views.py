@@ -1,4 +1,4 @@
-"""Project-level pages: the dashboard, health probes and job progress."""
+"""Project-level pages: the dashboard and health probes."""
 
 from datetime import datetime
 
@@ -11,7 +11,6 @@ from django.views.decorators.http import require_GET
 
 from accounts.roles import role_of
 from blogllm import checks
-from blogllm.progress import job_progress
 from blogllm.tasks import HEARTBEAT_KEY
 from posts.selectors import dashboard as post_dashboard
 
@@ -55,12 +54,3 @@ def home(request: HttpRequest) -> HttpResponse:
         "posts": post_dashboard(user=request.user),
     }
     return render(request, "home.html", context)
-
-
-@require_GET
-def job(request: HttpRequest, task_id: str) -> HttpResponse:
-    """A job's progress: JSON for scripts, a progress-bar fragment for htmx polling."""
-    progress = job_progress(task_id)
-    if request.htmx:
-        return render(request, "partials/job_progress.html", {"job": progress, "task_id": task_id})
-    return JsonResponse(progress.as_dict())

@@ -10,32 +10,22 @@ import uuid
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
-from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
-from pgvector.django import HnswIndex, VectorField
 
-from posts.models import EMBEDDING_DIMENSIONS
+from blogllm.progress import TrackedJob
+from posts.models import ChunkBase
 
 
-class NoteBatch(models.Model):
+class NoteBatch(TrackedJob):
     """A CSV of notes (one per row) de-identified in the background.
 
-    Status: queued → running → finished | failed. `report` has one entry per row.
+    Status: queued → running → finished | failed (TrackedJob). `report` has one entry per row.
     """
-
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        FINISHED = "finished"
-        FAILED = "failed"
 
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     file_name = models.CharField(max_length=255)
     # The uploaded CSV, encrypted like a note's raw text, and emptied once the batch has run.
     payload_encrypted = models.TextField(blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    items_total = models.PositiveIntegerField(default=0)
-    items_done = models.PositiveIntegerField(default=0)
     created = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     report = models.JSONField(default=list, blank=True)
@@ -49,12 +39,6 @@ class NoteBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.status})"
-
-    @property
-    def percent(self) -> int:
-        if not self.items_total:
-            return 100 if self.status == self.Status.FINISHED else 0
-        return min(100, round(100 * self.items_done / self.items_total))
 
 
 class ClinicalNote(models.Model):
@@ -179,34 +163,16 @@ class DeidFinding(models.Model):
         return f"{self.category} {self.start}-{self.end}"
 
 
-class NoteChunk(models.Model):
+class NoteChunk(ChunkBase):
     """A piece of an approved note's de-identified text, embedded for clinical retrieval."""
 
-    note = models.ForeignKey(ClinicalNote, on_delete=models.CASCADE, related_name="chunks")
-    ord = models.PositiveIntegerField()
-    heading = models.CharField(max_length=500, blank=True)
-    text = models.TextField()
-    token_count = models.PositiveIntegerField()
-    embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS)
-    search = models.GeneratedField(
-        expression=SearchVector("heading", "text", config="english"),
-        output_field=SearchVectorField(),
-        db_persist=True,
-    )
+    owner_field = "note"
 
-    class Meta:
+    note = models.ForeignKey(ClinicalNote, on_delete=models.CASCADE, related_name="chunks")
+
+    class Meta(ChunkBase.Meta):
         ordering = ["note_id", "ord"]
         constraints = [models.UniqueConstraint(fields=["note", "ord"], name="notechunk_note_ord")]
-        indexes = [
-            HnswIndex(
-                name="notechunk_embedding_hnsw",
-                fields=["embedding"],
-                m=16,
-                ef_construction=64,
-                opclasses=["vector_cosine_ops"],
-            ),
-            GinIndex(fields=["search"], name="notechunk_search_gin"),
-        ]
 
     def __str__(self) -> str:
         return f"note {self.note_id}#{self.ord}"

@@ -15,7 +15,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import permissions as can
-from blogllm.progress import job_progress
+from blogllm.refusals import refusal_text
 from compliance import selectors
 from compliance.deid import LABELS
 from compliance.forms import BatchForm, MarkForm, PasteForm, RejectForm, UploadForm
@@ -32,7 +32,6 @@ from compliance.services import (
     note_rerun_deid,
     note_unmark_finding,
 )
-from compliance.services.intake import batch_task_id
 
 handlers_only = can.allowed(can.can_handle_clinical_notes)
 # One colour per category, cycling: enough to tell neighbouring findings apart.
@@ -41,10 +40,6 @@ PALETTE = [
     "#d0f4de", "#f1c0e8", "#e9edc9", "#cfbaf0",
 ]  # fmt: skip
 LABEL_COLOURS = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(LABELS)}
-
-
-def _error_text(exc: ValidationError) -> str:
-    return " ".join(exc.messages)
 
 
 def _note_for(request: HttpRequest, uid: object) -> ClinicalNote:
@@ -169,7 +164,7 @@ def note_new(request: HttpRequest) -> HttpResponse:
                     text=data["text"], by=request.user, title=data["title"], request=request
                 )
         except ValidationError as exc:
-            form.add_error(None, _error_text(exc))
+            form.add_error(None, refusal_text(exc))
         else:
             if note.deid_state == ClinicalNote.Deid.WITHHELD:
                 messages.warning(request, "De-identification did not finish: the note is withheld.")
@@ -184,11 +179,8 @@ def note_new(request: HttpRequest) -> HttpResponse:
 @require_GET
 def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
     batch = get_object_or_404(NoteBatch.objects.defer("payload_encrypted"), id=batch_id)
-    task_id = batch_task_id(batch)
-    context = {"batch": batch, "task_id": task_id, "progress": job_progress(task_id)}
-    if request.htmx:
-        return render(request, "compliance/partials/batch_report.html", context)
-    return render(request, "compliance/batch.html", context)
+    template = "compliance/partials/batch_report.html" if request.htmx else "compliance/batch.html"
+    return render(request, template, {"batch": batch})
 
 
 @handlers_only
@@ -198,7 +190,7 @@ def note_review(request: HttpRequest, uid: str) -> HttpResponse:
     try:
         screen = note_open_for_review(note=note, by=request.user, request=request)
     except ValidationError as exc:  # e.g. the key that encrypted it is gone
-        messages.error(request, _error_text(exc))
+        messages.error(request, refusal_text(exc))
         screen = ReviewScreen(note, None)
     return render(request, "compliance/review.html", _review_context(request, screen))
 
@@ -227,7 +219,7 @@ def note_mark(request: HttpRequest, uid: str) -> HttpResponse:
                 by=request.user, request=request,
             )  # fmt: skip
         except ValidationError as exc:
-            error = _error_text(exc)
+            error = refusal_text(exc)
     else:
         error = "Select the missed text in the raw pane (or give start and end) and a category."
     if error and not request.htmx:
@@ -246,7 +238,7 @@ def finding_unmark(request: HttpRequest, uid: str, finding_id: int) -> HttpRespo
     try:
         note_unmark_finding(finding=finding, by=request.user, request=request)
     except ValidationError as exc:
-        error = _error_text(exc)
+        error = refusal_text(exc)
         if not request.htmx:
             messages.error(request, error)
     return _after_edit(request, uid, error=error)
@@ -277,7 +269,7 @@ def note_decide(request: HttpRequest, uid: str, action: str) -> HttpResponse:
         else:
             raise Http404("Unknown action.")
     except ValidationError as exc:
-        context = {"note": note, "message": _error_text(exc)}
+        context = {"note": note, "message": refusal_text(exc)}
         return render(request, "compliance/refused.html", context, status=400)
     messages.success(request, f"“{note}” {done}.")
     return redirect("compliance:queue")

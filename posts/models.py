@@ -5,6 +5,8 @@ reason; posts.services.workflow holds the rules. Every content save keeps a Revi
 """
 
 import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
 
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
@@ -12,6 +14,11 @@ from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Q
 from pgvector.django import HnswIndex, VectorField
+
+from blogllm.progress import TrackedJob
+
+if TYPE_CHECKING:
+    from posts.chunking import TextChunk
 
 EMBEDDING_DIMENSIONS = 384  # all-MiniLM-L6-v2
 WORDS_PER_MINUTE = 230
@@ -191,17 +198,12 @@ class Transition(models.Model):
         return f"{self.post_id}: {self.from_status} → {self.to_status}"
 
 
-class ImportJob(models.Model):
-    """An upload or folder being imported: queued → running → finished | failed.
+class ImportJob(TrackedJob):
+    """An upload or folder being imported: queued → running → finished | failed (TrackedJob).
 
-    `report` lists every file or item with its outcome (imported, duplicate, skipped + reason).
+    `items_total` is estimated before the run starts. `report` lists every file or item with
+    its outcome (imported, duplicate, skipped + reason).
     """
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        FINISHED = "finished", "Finished"
-        FAILED = "failed", "Failed"
 
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     file_name = models.CharField(max_length=255)
@@ -209,10 +211,7 @@ class ImportJob(models.Model):
     channel = models.CharField(
         max_length=16, choices=Post.Channel.choices, default=Post.Channel.GENERAL
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     task_id = models.CharField(max_length=64, blank=True)
-    items_total = models.PositiveIntegerField(default=0)  # estimated before the run starts
-    items_done = models.PositiveIntegerField(default=0)
     imported = models.PositiveIntegerField(default=0)
     duplicates = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
@@ -227,19 +226,18 @@ class ImportJob(models.Model):
     def __str__(self) -> str:
         return f"import {self.file_name} ({self.status})"
 
-    @property
-    def percent(self) -> int:
-        if self.status == self.Status.FINISHED:
-            return 100
-        if not self.items_total:
-            return 0
-        return min(99, int(100 * self.items_done / self.items_total))
 
+class ChunkBase(models.Model):
+    """A heading-aware piece of a text, short enough for the embedding model to see whole.
 
-class Chunk(models.Model):
-    """A heading-aware piece of a post, short enough for the embedding model to see whole."""
+    Post chunks (Chunk) and approved notes' chunks (compliance.NoteChunk) are the same thing over
+    different owners: each concrete model adds its foreign key (named by `owner_field`), its
+    ordering and its unique (owner, ord) constraint. Index names take the concrete class's name,
+    so each table keeps its own (chunk_embedding_hnsw, notechunk_embedding_hnsw, …).
+    """
 
-    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="chunks")
+    owner_field: ClassVar[str]  # the foreign key to what was chunked: "post" or "note"
+
     ord = models.PositiveIntegerField()
     heading = models.CharField(max_length=500, blank=True)
     text = models.TextField()
@@ -252,18 +250,59 @@ class Chunk(models.Model):
     )
 
     class Meta:
-        ordering = ["post_id", "ord"]
-        constraints = [models.UniqueConstraint(fields=["post", "ord"], name="chunk_post_ord_uniq")]
+        abstract = True
         indexes = [
             HnswIndex(
-                name="chunk_embedding_hnsw",
+                name="%(class)s_embedding_hnsw",
                 fields=["embedding"],
                 m=16,
                 ef_construction=64,
                 opclasses=["vector_cosine_ops"],
             ),
-            GinIndex(fields=["search"], name="chunk_search_gin"),
+            GinIndex(fields=["search"], name="%(class)s_search_gin"),
         ]
+
+    @classmethod
+    def replace_all(
+        cls,
+        owner: models.Model,
+        *,
+        pieces: Sequence["TextChunk"],
+        vectors: Sequence,
+        embedded_hash: str,
+    ) -> int:
+        """Swap the owner's chunks for these pieces and their vectors, and record on the owner
+        (its `embedded_hash`) what they were made from. Returns the number of chunks written.
+
+        Call it inside the transaction that holds the owner's row lock (select_for_update):
+        the lock is what makes two workers embedding the same owner write one set of chunks.
+        """
+        cls.objects.filter(**{cls.owner_field: owner}).delete()
+        cls.objects.bulk_create(
+            cls(
+                **{cls.owner_field: owner},
+                ord=piece.ord,
+                heading=piece.heading[:500],
+                text=piece.text,
+                token_count=piece.token_count,
+                embedding=vector,
+            )
+            for piece, vector in zip(pieces, vectors, strict=True)
+        )
+        type(owner).objects.filter(pk=owner.pk).update(embedded_hash=embedded_hash)
+        return len(pieces)
+
+
+class Chunk(ChunkBase):
+    """A piece of a post."""
+
+    owner_field = "post"
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="chunks")
+
+    class Meta(ChunkBase.Meta):
+        ordering = ["post_id", "ord"]
+        constraints = [models.UniqueConstraint(fields=["post", "ord"], name="chunk_post_ord_uniq")]
 
     def __str__(self) -> str:
         return f"{self.post_id}#{self.ord}"

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from blogllm.progress import JobProgress
 from posts.models import Post
 
 Channel = Post.Channel
@@ -111,10 +112,18 @@ class TrainingRun(models.Model):
         return self.status in self.ACTIVE_STATUSES
 
     @property
+    def progress(self) -> JobProgress:
+        """Optimizer steps done, read like any other job's items (blogllm.progress)."""
+        return JobProgress(
+            done=self.step,
+            total=self.total_steps,
+            finished=not self.is_active,
+            failed=self.status in (self.Status.FAILED, self.Status.CANCELLED),
+        )
+
+    @property
     def percent(self) -> int:
-        if self.status == self.Status.SUCCEEDED:
-            return 100
-        return min(100, round(100 * self.step / self.total_steps)) if self.total_steps else 0
+        return self.progress.percent
 
 
 class ModelVersion(models.Model):

@@ -55,18 +55,8 @@ def note_embed(*, note_id: int, force: bool = False) -> int:
         locked = ClinicalNote.objects.select_for_update().filter(id=note_id).first()
         if locked is None or locked.status != ClinicalNote.Status.APPROVED:
             return 0
-        NoteChunk.objects.filter(note_id=note_id).delete()
-        NoteChunk.objects.bulk_create(
-            NoteChunk(
-                note_id=note_id,
-                ord=piece.ord,
-                heading=piece.heading[:500],
-                text=piece.text,
-                token_count=piece.token_count,
-                embedding=vector,
-            )
-            for piece, vector in zip(pieces, vectors, strict=True)
+        written = NoteChunk.replace_all(
+            locked, pieces=pieces, vectors=vectors, embedded_hash=wanted
         )
-        ClinicalNote.objects.filter(id=note_id).update(embedded_hash=wanted)
-    logger.info("embedded note", extra={"note_id": note_id, "chunks": len(pieces)})
-    return len(pieces)
+    logger.info("embedded note", extra={"note_id": note_id, "chunks": written})
+    return written

@@ -12,7 +12,6 @@ import json
 import logging
 import unicodedata
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -149,18 +148,8 @@ def note_batch_create(
     )  # fmt: skip
     from compliance.tasks import note_batch_run_task
 
-    transaction.on_commit(
-        lambda: note_batch_run_task.apply_async(
-            kwargs={"note_batch_id": batch.id}, task_id=batch_task_id(batch)
-        )
-    )
+    transaction.on_commit(lambda: note_batch_run_task.delay(note_batch_id=batch.id))
     return batch
-
-
-def batch_task_id(batch: NoteBatch) -> str:
-    """The Celery task id of a batch's run, so its page can poll the progress bar. The upload
-    time makes it unique: ids restart after a database reset, but results in Redis outlive it."""
-    return f"note-batch-{batch.id}-{batch.created_at:%Y%m%d%H%M%S%f}"
 
 
 def _cell(row: dict, name: str) -> str | None:
@@ -171,7 +160,11 @@ def _cell(row: dict, name: str) -> str | None:
 
 
 def _append(batch_id: int, entry: dict, *, created: int, failed: int) -> None:
-    """Add one report entry and count it, in one statement (no read-modify-write of the list)."""
+    """Add one report entry and count it, in one statement (no read-modify-write of the list).
+
+    `items_done` is the batch's progress (blogllm.progress): its page reads it from the row, and
+    a restarted run resumes after it, so it is counted in the same transaction as the row's note.
+    """
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE compliance_notebatch SET report = report || jsonb_build_array(%s::jsonb), "
@@ -181,9 +174,7 @@ def _append(batch_id: int, entry: dict, *, created: int, failed: int) -> None:
         )
 
 
-def note_batch_run(
-    *, batch: NoteBatch, on_row: Callable[[int, int], None] | None = None
-) -> NoteBatch:
+def note_batch_run(*, batch: NoteBatch) -> NoteBatch:
     """Create a note per row, each in its own transaction; a broken row is reported and skipped.
 
     The payload is emptied at the end whatever happens, so no raw text outlives the run.
@@ -193,7 +184,7 @@ def note_batch_run(
     NoteBatch.objects.filter(id=batch.id).update(status=NoteBatch.Status.RUNNING)
     status, error = NoteBatch.Status.FINISHED, ""
     try:
-        _run_rows(batch, on_row)
+        _run_rows(batch)
     except Exception as exc:
         logger.exception("note batch failed", extra={"batch": batch.id})
         status = NoteBatch.Status.FAILED
@@ -206,7 +197,7 @@ def note_batch_run(
     return batch
 
 
-def _run_rows(batch: NoteBatch, on_row: Callable[[int, int], None] | None) -> None:
+def _run_rows(batch: NoteBatch) -> None:
     try:
         text = decrypt_text(batch.payload_encrypted)
     except DecryptionError:
@@ -233,8 +224,6 @@ def _run_rows(batch: NoteBatch, on_row: Callable[[int, int], None] | None) -> No
         if index <= already:
             continue
         _one_row(batch, row, row_number)
-        if on_row is not None:
-            on_row(index, batch.items_total)
 
 
 def _failed(row_number: int, reason: str) -> dict:

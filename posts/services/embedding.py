@@ -66,21 +66,9 @@ def _store(post_id: int, wanted: str, pieces: list[TextChunk], vectors: list) ->
     locked = Post.objects.select_for_update().filter(id=post_id).first()
     if locked is None or embedding_hash(locked) != wanted:
         return 0  # deleted or edited meanwhile: the edit's own task embeds the new text
-    Chunk.objects.filter(post_id=post_id).delete()
-    Chunk.objects.bulk_create(
-        Chunk(
-            post_id=post_id,
-            ord=piece.ord,
-            heading=piece.heading[:500],
-            text=piece.text,
-            token_count=piece.token_count,
-            embedding=vector,
-        )
-        for piece, vector in zip(pieces, vectors, strict=True)
-    )
-    Post.objects.filter(id=post_id).update(embedded_hash=wanted)
-    logger.info("embedded post", extra={"post_id": post_id, "chunks": len(pieces)})
-    return len(pieces)
+    written = Chunk.replace_all(locked, pieces=pieces, vectors=vectors, embedded_hash=wanted)
+    logger.info("embedded post", extra={"post_id": post_id, "chunks": written})
+    return written
 
 
 def posts_embed_all(*, force: bool = False, progress: object = None) -> tuple[int, int]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from django.conf import settings
 
-from posts.chunking import chunk_markdown
+from posts.chunking import TextChunk, chunk_markdown
 from posts.embedder import get_embedder, resolve_model
 from posts.models import Chunk, Post
 from posts.selectors import chunk_search
@@ -77,6 +77,24 @@ def test_embedding_is_idempotent_by_content(author, embedder) -> None:  # noqa: 
     assert post_embed(post_id=post.id) == 1
     assert Chunk.objects.get(post=post).text == "Changed text about loss."
     assert post_embed(post_id=999_999) == 0  # a deleted post is not an error
+
+
+def test_replace_all_swaps_one_owners_chunks_and_records_the_hash(author) -> None:  # noqa: ANN001
+    post, other = make_post(author), make_post(author)
+    vector = [1.0] + [0.0] * 383
+
+    def pieces(*texts: str) -> list[TextChunk]:
+        return [TextChunk(n, "H" * 600, text, 5) for n, text in enumerate(texts)]
+
+    Chunk.replace_all(other, pieces=pieces("kept"), vectors=[vector], embedded_hash="o")
+    assert Chunk.replace_all(post, pieces=pieces("a", "b"), vectors=[vector] * 2, embedded_hash="1")
+    assert Chunk.replace_all(post, pieces=pieces("c"), vectors=[vector], embedded_hash="2") == 1
+    chunk = Chunk.objects.get(post=post)  # the old two are gone
+    assert (chunk.ord, chunk.text, len(chunk.heading)) == (0, "c", 500)
+    assert Post.objects.get(id=post.id).embedded_hash == "2"
+    assert list(Chunk.objects.filter(post=other).values_list("text", flat=True)) == ["kept"]
+    with pytest.raises(ValueError):  # one vector per piece, never fewer
+        Chunk.replace_all(post, pieces=pieces("d", "e"), vectors=[vector], embedded_hash="3")
 
 
 def test_many_posts_embed_in_shared_batches_like_one_at_a_time(author, embedder) -> None:  # noqa: ANN001
