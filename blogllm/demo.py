@@ -38,6 +38,8 @@ DEMO_USERS = [
 
 
 DEMO_CORPUS = Path(__file__).resolve().parent.parent / "posts" / "demo_corpus"
+# Six invented clinical notes, one of each kind, written once by bench/deid_corpus.py.
+DEMO_NOTES = Path(__file__).resolve().parent.parent / "compliance" / "demo_notes"
 
 
 class NotADemoUser(LookupError):
@@ -108,26 +110,23 @@ def seed_demo_posts(author: User) -> int:
     return sum(1 for line in report if line.outcome == "imported")
 
 
-DEMO_NOTES = 6
-
-
 def seed_demo_notes(uploader: User) -> int:
-    """A few synthetic clinical notes (invented people) waiting in the officers' review queue;
-    added once: a later run, or a queue someone has worked through, is left alone."""
-    from compliance.deid.synthetic import generate_corpus
+    """The demo clinical notes (invented people) waiting in the officers' review queue; added
+    once: a later run, or a queue someone has worked through, is left alone."""
     from compliance.models import ClinicalNote
     from compliance.services import note_create
 
     if ClinicalNote.objects.filter(uploaded_by=uploader).exists():
         return 0
-    for note in generate_corpus(DEMO_NOTES, seed=2026):
+    paths = sorted(DEMO_NOTES.glob("*.txt"))  # `1-discharge.txt`: order, then kind
+    for path in paths:
         note_create(
-            text=note.text,
+            text=path.read_text(encoding="utf-8"),
             by=uploader,
-            title=f"Synthetic {note.kind} note",
+            title=f"Synthetic {path.stem.partition('-')[2]} note",
             source=ClinicalNote.Source.PASTE,
         )
-    return DEMO_NOTES
+    return len(paths)
 
 
 def totp_code(email: str) -> str:

@@ -1,13 +1,14 @@
 """Aggregates for the per-version dashboard and A/B results, with 95% confidence intervals."""
 
 import math
+import statistics
 from dataclasses import dataclass
 
 from django.db.models import Avg, Count, Q, StdDev
 
 from generation.models import Experiment, Feedback, GenerationRun
 
-Z95 = 1.959964
+Z95 = statistics.NormalDist().inv_cdf(0.975)  # 1.96: the normal quantile of a 95% interval
 
 
 @dataclass(frozen=True)
@@ -24,10 +25,11 @@ class Rate:
         """Wilson score interval: honest for small counts and rates near 0 or 1."""
         if not self.total:
             return None
-        n, p = self.total, self.hits / self.total
-        centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
-        half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
-        return max(0.0, centre - half), min(1.0, centre + half)
+        # Importing scipy.stats takes most of a second: only a page that shows a rate pays it.
+        from scipy.stats import binomtest
+
+        ci = binomtest(self.hits, self.total).proportion_ci(0.95, method="wilson")
+        return float(ci.low), float(ci.high)
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,10 @@ def summarise(runs: object) -> dict:
 
 
 def _mean(values: list[float]) -> Mean:
-    return Mean(sum(values) / len(values) if values else None, _sd(values), len(values))
+    """Mean and sample standard deviation; None where there are too few values for either."""
+    mean = statistics.fmean(values) if values else None
+    sd = statistics.stdev(values) if len(values) >= 2 else None
+    return Mean(mean, sd, len(values))
 
 
 def version_dashboard(channel: str) -> list[dict]:
@@ -103,10 +108,3 @@ def version_dashboard(channel: str) -> list[dict]:
 
 def experiment_results(experiment: Experiment) -> dict:
     return {arm: summarise(experiment.runs.filter(arm=arm)) for arm in ("a", "b")}
-
-
-def _sd(values: list[float]) -> float | None:
-    if len(values) < 2:
-        return None
-    mean = sum(values) / len(values)
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))

@@ -1,13 +1,13 @@
 """Token-level scoring of de-identification output, as i2b2's binary "token" evaluation does it.
 
     from compliance.deid.scoring import score, score_notes
-    from compliance.deid.synthetic import generate_corpus
     from compliance.deid import find_spans
-    result = score_notes(generate_corpus(300), lambda text: find_spans(text))
+    result = score_notes(notes, lambda text: find_spans(text))  # notes: LabelledNote-like
     print(result.report())            # overall, per category, the most frequent misses
     result.recall, result.per_category["AGE"].recall, result.missed[:10]
 
-    python -m compliance.deid.scoring --n 300 --seed 7     # our engine on the synthetic corpus
+The labelled synthetic corpus it is tuned and benchmarked on lives in bench/deid_corpus.py
+(`python -m bench.deid_score` scores our engine on it), outside the shipped package.
 
 Texts are cut into `\\w+` tokens. A gold token (one inside a gold span) is recalled when any
 predicted span overlaps it, whatever the predicted label: for Safe Harbor what matters is that it
@@ -20,9 +20,7 @@ per category too.
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -188,30 +186,11 @@ def score(
 
 
 def score_notes(notes: Sequence[Any], predict: Callable[[str], Sequence[Any]]) -> Score:
-    """Run predict(text) on each LabelledNote and score it, distractors included."""
+    """Run predict(text) on each note and score it, distractors included. A note needs `id`,
+    `text`, `spans` and `distractors` (bench/deid_corpus.py's LabelledNote has them)."""
     return score(
         {n.id: n.spans for n in notes},
         {n.id: predict(n.text) for n in notes},
         {n.id: n.text for n in notes},
         {n.id: n.distractors for n in notes},
     )
-
-
-def main(argv: list[str] | None = None) -> None:
-    from compliance.deid import find_spans
-    from compliance.deid.synthetic import generate_corpus
-
-    parser = argparse.ArgumentParser(description="Score our engine on the synthetic corpus.")
-    parser.add_argument("--n", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--top", type=int, default=25, help="how many frequent misses to list")
-    parser.add_argument("--show", type=int, default=0, help="also list N misses in context")
-    args = parser.parse_args(argv)
-    result = score_notes(generate_corpus(args.n, args.seed), lambda text: find_spans(text))
-    out = [result.report(args.top)]
-    out += [f"  {m.note_id} {m.label:<12} {m.context}" for m in result.missed[: args.show]]
-    sys.stdout.write("\n".join(out) + "\n")
-
-
-if __name__ == "__main__":
-    main()

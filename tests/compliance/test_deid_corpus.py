@@ -1,12 +1,13 @@
-"""The synthetic de-identification corpus and the token scorer (plain Python, no database)."""
+"""The synthetic de-identification corpus (bench/deid_corpus.py) and the token scorer (plain
+Python, no database)."""
 
 import re
 from collections import Counter
 
 import pytest
 
+from bench.deid_corpus import KINDS, GoldSpan, generate_corpus, write_jsonl
 from compliance.deid.scoring import score
-from compliance.deid.synthetic import KINDS, GoldSpan, generate_corpus, write_jsonl
 
 LABELS = ("NAME", "PROFESSION", "HOSPITAL", "ORGANIZATION", "STREET", "CITY", "ZIP", "LOCATION",
           "AGE", "DATE", "PHONE", "FAX", "EMAIL", "URL", "IP", "SSN", "MRN", "HEALTH_PLAN",

@@ -1,11 +1,15 @@
 """A labelled synthetic clinical-note corpus for tuning and benchmarking de-identification.
 
-    from compliance.deid.synthetic import generate_corpus, write_jsonl
+Bench and test code only (bench_deid, bench/deid_score.py, tests/compliance/test_deid_corpus.py):
+the product never imports it. The demo's clinical notes (compliance/demo_notes/) were written by
+it once, `generate_corpus(6, seed=2026)`, and are shipped as plain files.
+
+    from bench.deid_corpus import generate_corpus, write_jsonl
     notes = generate_corpus(300, seed=7)      # deterministic for (n, seed); a prefix for smaller n
     notes[0].text[s.start:s.end]               # for s in notes[0].spans: the exact entity text
     write_jsonl(notes, "var/deid/notes.jsonl") # also writes var/deid/notes.gold.jsonl
 
-    python -m compliance.deid.synthetic var/deid/notes.jsonl --n 300 --seed 7
+    python -m bench.deid_corpus var/deid/notes.jsonl --n 300 --seed 7
 
 Six kinds of note in turn (discharge summary, SOAP progress note, nursing note, therapy session
 note, radiology report, referral letter), 1,200 to 2,800 characters, about one in thirteen in
