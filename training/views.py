@@ -11,10 +11,10 @@ from django.contrib.humanize.templatetags.humanize import ordinal
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import permissions as can
+from blogllm.refusals import refusal_text
 from posts.models import Post
 from training import charts, selectors
 from training.forms import PromoteForm, RollbackForm, RunStartForm
@@ -40,10 +40,6 @@ model_managers_only = can.allowed(
 )
 
 
-def _error_text(exc: Exception) -> str:
-    return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-
-
 def _run_for(request: HttpRequest, run_id: int) -> TrainingRun:
     try:
         return selectors.run_get_for(request.user, run_id)
@@ -56,11 +52,6 @@ def _version_for(request: HttpRequest, version_id: int) -> ModelVersion:
         return selectors.version_get_for(request.user, version_id)
     except ModelVersion.DoesNotExist:
         raise Http404("No such model version, or not one you may see.") from None
-
-
-def _svg(svg: str) -> SafeString:
-    # charts.* build SVG from numbers they format and labels they escape(): safe as markup.
-    return mark_safe(svg)  # noqa: S308
 
 
 # --- Presentation helpers ------------------------------------------------------------------
@@ -114,17 +105,15 @@ def checkpoint_rows(run: TrainingRun, version: ModelVersion | None) -> list[dict
     return [{"step": s, "val_perplexity": scores.get(s), "chosen": s == chosen} for s in steps]
 
 
-def checkpoint_chart(version: ModelVersion) -> str:
+def checkpoint_chart(version: ModelVersion) -> dict:
     checkpoints = version.metrics.get("checkpoints") or []
     tuned = [(c["step"], c.get("val_perplexity")) for c in checkpoints]
     series = {"tuned": tuned}
     base = version.metrics.get("base_val_perplexity")
     if base is not None and tuned:
         series["base"] = [(tuned[0][0], base), (tuned[-1][0], base)]
-    chosen = [(s, p, f"step {s}") for s, p in tuned if s == version.checkpoint_step]
-    return charts.line_chart(
-        series, width=480, height=200, y_label="validation perplexity", marks=chosen
-    )
+    chosen = [(s, p, f"chosen: step {s}") for s, p in tuned if s == version.checkpoint_step]
+    return charts.line_chart(series, y_label="validation perplexity", marks=chosen)
 
 
 def memorisation_report(version: ModelVersion) -> dict | None:
@@ -174,7 +163,7 @@ def runs(request: HttpRequest) -> HttpResponse:
                 hyperparameters=form.hyperparameters(),
             )
         except (ValidationError, PermissionDenied) as exc:
-            form.add_error(None, _error_text(exc))
+            form.add_error(None, refusal_text(exc))
         else:
             position = selectors.run_queue_position(run)
             where = f": {in_line(position)}" if position else ""
@@ -205,7 +194,7 @@ def _run_context(request: HttpRequest, run: TrainingRun) -> dict:
     return {
         "run": run,
         "version": version,
-        "chart": _svg(charts.line_chart({"training loss": points}, y_label="loss")),
+        "chart": charts.line_chart({"training loss": points}, y_label="loss"),
         "checkpoints": checkpoint_rows(run, version),
         "eta": about(run.eta_s) if run.status == TrainingRun.Status.RUNNING else "",
         "in_line": in_line(position) if position else "",
@@ -231,7 +220,7 @@ def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
     try:
         run = training_run_cancel(run=run, by=request.user)
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, refusal_text(exc))
     else:
         if run.status == TrainingRun.Status.CANCELLED:
             messages.success(request, f"Run #{run.id} cancelled before it started.")
@@ -249,7 +238,7 @@ def run_resume(request: HttpRequest, run_id: int) -> HttpResponse:
     try:
         training_run_resume(run=run, by=request.user)
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, refusal_text(exc))
     else:
         messages.success(request, f"Run #{run.id} queued again; it resumes from its checkpoint.")
     return redirect("training:run", run_id=run.id)
@@ -271,7 +260,7 @@ def _channel_section(request: HttpRequest, channel: str) -> dict:
         "channel": Post.Channel(channel),
         "active": active,
         "rows": [{"version": v, "figures": figures(v)} for v in versions],
-        "chart": _svg(chart),
+        "chart": chart,
         "promotions": selectors.promotion_list(channel),
         "rollback_form": RollbackForm(auto_id=f"rollback-{channel}-%s"),
     }
@@ -299,7 +288,7 @@ def rollback(request: HttpRequest, channel: str) -> HttpResponse:
             channel=channel, by=request.user, reason=form.cleaned_data["reason"]
         )
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, refusal_text(exc))
     else:
         messages.success(request, f"Rolled back: {version} is the active {channel} model again.")
     return redirect("training:versions")
@@ -314,7 +303,7 @@ def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
         "figures": figures(version),
         "metrics": version.metrics,
         "checkpoints": checkpoint_rows(version.run, version),
-        "checkpoint_chart": _svg(checkpoint_chart(version)),
+        "checkpoint_chart": checkpoint_chart(version),
         "memorisation": memorisation_report(version),
         "can_promote": version.status == ModelVersion.Status.CANDIDATE,
         "can_archive": version.status == ModelVersion.Status.CANDIDATE,
@@ -335,7 +324,7 @@ def version_promote(request: HttpRequest, version_id: int) -> HttpResponse:
                 version=version, by=request.user, reason=form.cleaned_data["reason"]
             )
         except (ValidationError, PermissionDenied) as exc:
-            form.add_error(None, _error_text(exc))
+            form.add_error(None, refusal_text(exc))
         else:
             messages.success(request, f"{version} is now the active {version.channel} model.")
             return redirect("training:versions")
@@ -358,7 +347,7 @@ def version_archive(request: HttpRequest, version_id: int) -> HttpResponse:
     try:
         model_version_archive(version=version, by=request.user)
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, refusal_text(exc))
         return redirect("training:version", version_id=version.id)
     messages.success(request, f"{version} archived.")
     return redirect("training:versions")
@@ -372,7 +361,7 @@ def version_evaluate(request: HttpRequest, version_id: int) -> HttpResponse:
     try:
         model_version_evaluate_queue(version=version, by=request.user)
     except (PermissionDenied, ValidationError) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, refusal_text(exc))
     else:
         messages.success(
             request,

@@ -56,9 +56,12 @@ def test_ask_watch_it_stream_open_citations_and_inspector_edit_and_submit(
 
     page.click("text=Inspect this run")
     page.wait_for_url(f"**/generate/runs/{run.id}/inspect/")
-    page.wait_for_selector("svg.graph")
-    assert page.locator('g.node.taken[data-node="retrieve"]').count() == 1
-    assert page.locator("svg.timeline-chart rect.bar").count() == run.steps.count()
+    # mermaid drew LangGraph's graph with the path taken; Chart.js drew one bar per step.
+    page.wait_for_selector("#workflow-graph svg g.node")
+    assert page.locator('#workflow-graph g.node.taken[id*="-flowchart-retrieve-"]').count() == 1
+    timeline = "window.Chart && Chart.getChart(document.querySelector('#timeline canvas'))"
+    page.wait_for_function(timeline)
+    assert page.evaluate(f"{timeline}.data.labels.length") == run.steps.count()
     page.go_back()
 
     page.click("text=Edit the draft")

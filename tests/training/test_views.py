@@ -261,7 +261,8 @@ def test_the_run_page_draws_the_loss_chart_checkpoints_and_the_chosen_one(client
     response = client.get(run_url(version.run))
     html = response.content.decode()
     assert response.status_code == 200
-    assert "<svg" in html and "<polyline" in html
+    assert "<canvas" in html and "chart.umd.min.js" in html
+    assert [s["name"] for s in response.context["chart"]["series"]] == ["training loss"]
     rows = [(c["step"], c["val_perplexity"], c["chosen"]) for c in response.context["checkpoints"]]
     assert rows == [(10, 15.9, False), (20, 14.2, True)]  # step 20 won, as its version says
     assert "chosen for" in html and version.dataset.fingerprint[:12] in html
@@ -318,7 +319,8 @@ def test_the_versions_page_highlights_the_active_one_and_charts_perplexity(
     section = response.context["sections"][0]
     assert section["active"] == versions[1] and len(section["rows"]) == 4
     assert "34.0% lower" in html  # 14.2 vs 21.5
-    assert html.count("<polyline") == 2  # tuned and base
+    assert [s["name"] for s in section["chart"]["series"]] == ["tuned", "base"]
+    assert html.count("<canvas") == 1 and html.count("<caption>") == 2  # one table per series
     assert reverse("training:rollback", args=["general"]) in html
 
 
