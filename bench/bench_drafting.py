@@ -12,7 +12,6 @@ Last, the same brief as the page asks for it, through a warm `celery worker`: re
 piece, against the issue's "first words within two seconds of the request on the demo".
 """
 
-import json
 import os
 import statistics
 import threading
@@ -38,11 +37,8 @@ def measure() -> dict:
         from blogllm.demo import seed_demo_posts
         from generation.models import GenerationRun
         from generation.runtime import get_runtime
-        from generation.services import (
-            generation_run_execute,
-            generation_run_start,
-            stream_channel,
-        )
+        from generation.services.execute import generation_run_execute
+        from generation.services.runs import generation_run_start
         from generation.workflow import draft_messages
         from posts.services.embedding import posts_embed_all
 
@@ -56,12 +52,12 @@ def measure() -> dict:
             run = generation_run_start(
                 channel="general", brief=BRIEF, by=author, sampling=sampling, enqueue=False
             )
-            first = _first_piece_at(stream_channel(run.id))
+            first = _first_piece_at(run.id)
             started = time.perf_counter()
             run = generation_run_execute(run_id=run.id)
             total = time.perf_counter() - started
             first.wait(5)
-            first.listener.stop()
+            first.listener.join(timeout=5)
             retrieve = run.steps.get(node="retrieve")
             draft_step = run.steps.get(node="draft")
             sources = retrieve.output["sources"]
@@ -97,7 +93,7 @@ def _through_worker(author: object, sampling: dict) -> list[float]:
 
     from blogllm.celery import app
     from generation.models import GenerationRun
-    from generation.services import _enqueue, generation_run_start, stream_channel
+    from generation.services.runs import _enqueue, generation_run_start
 
     app.control.purge()  # the demo import's embedding tasks: done here already
     env = {**os.environ, "BLOGLLM_WARM_RUNTIME": "1", "BLOGLLM_TORCH_THREADS": WORKER_THREADS}
@@ -113,7 +109,7 @@ def _through_worker(author: object, sampling: dict) -> list[float]:
             run = generation_run_start(
                 channel="general", brief=BRIEF, by=author, sampling=sampling, enqueue=False
             )
-            first = _first_piece_at(stream_channel(run.id))
+            first = _first_piece_at(run.id)
             _enqueue(run.id)
             deadline = time.monotonic() + 600
             while time.monotonic() < deadline:
@@ -122,7 +118,7 @@ def _through_worker(author: object, sampling: dict) -> list[float]:
                     break
                 time.sleep(0.2)
             first.wait(5)
-            first.listener.stop()
+            first.listener.join(timeout=5)
             if round_ and first.at is not None:
                 seconds.append(first.at - started)
         return seconds
@@ -136,24 +132,25 @@ class _First(threading.Event):
     listener: threading.Thread | None = None  # stopped once the run is measured
 
 
-def _first_piece_at(channel: str) -> _First:
-    """An event set (with the time) when the first text piece is published on `channel`."""
-    import redis
-    from django.conf import settings
+def _first_piece_at(run_id: int) -> _First:
+    """An event set (with the time) when the first text piece reaches the run's stream. XREAD
+    blocks until an entry comes, so the listener wakes at once and never polls."""
+    from generation.services import stream
 
     first = _First()
-    pubsub = redis.Redis.from_url(settings.REDIS_URL).pubsub(ignore_subscribe_messages=True)
 
-    def on_message(message: dict) -> None:
-        data = json.loads(message["data"])
-        if data.get("text") and first.at is None:
-            first.at = time.perf_counter()
-            first.set()
+    def listen() -> None:
+        for entry in stream.follow(run_id):
+            message = entry.message if entry else {}
+            if message.get("text"):
+                first.at = time.perf_counter()
+                first.set()
+                return
+            if message.get("done"):
+                return
 
-    pubsub.subscribe(**{channel: on_message})
-    # A message wakes the listener at once; the timeout only sets how often it checks for a
-    # stop. (At 1 ms it polled hard enough to slow the draft it was timing, with 2 threads.)
-    first.listener = pubsub.run_in_thread(sleep_time=0.25, daemon=True)
+    first.listener = threading.Thread(target=listen, daemon=True)
+    first.listener.start()
     return first
 
 

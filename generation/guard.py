@@ -1,6 +1,6 @@
 """The guard: may this draft go to the editor as it is?
 
-Findings, each {kind, label, start, end, text, detail}:
+Findings (generation.types.Finding), each {kind, label, start, end, text, detail}:
 - phi: the de-identification engine found protected health information;
 - overlap: a passage shares word 8-grams with a clinical note (its raw or de-identified text);
 - banned_topic: a word or phrase from BLOGLLM_BANNED_TOPICS;
@@ -14,6 +14,7 @@ import re
 from django.conf import settings
 
 from compliance.scanning import scan_output
+from generation.types import Finding, FindingKind
 
 ADVICE = {"length", "avoid_word"}
 MIN_SHARE_OF_LENGTH = 0.25  # a draft under a quarter of the asked length is flagged
@@ -21,8 +22,8 @@ MIN_SHARE_OF_LENGTH = 0.25  # a draft under a quarter of the asked length is fla
 
 def check_draft(
     text: str, *, channel: str, length: int | None = None, avoid: list[str] = ()
-) -> list[dict]:
-    findings: list[dict] = []
+) -> list[Finding]:
+    findings: list[Finding] = []
     if not text.strip():
         return [_finding("structure", "The draft is empty.")]
     report = scan_output(text)
@@ -64,8 +65,8 @@ def check_draft(
 
 
 def _finding(
-    kind: str, detail: str, label: str = "", start: int = 0, end: int = 0, text: str = ""
-) -> dict:
+    kind: FindingKind, detail: str, label: str = "", start: int = 0, end: int = 0, text: str = ""
+) -> Finding:
     return {
         "kind": kind,
         "label": label,
@@ -76,6 +77,6 @@ def _finding(
     }
 
 
-def blocking(findings: list[dict]) -> list[dict]:
+def blocking(findings: list[Finding]) -> list[Finding]:
     """Findings that must be fixed before a draft goes out as clean (the rest is advice)."""
     return [f for f in findings if f["kind"] not in ADVICE]

@@ -8,7 +8,7 @@ GenerationRun.Status: queued → running → succeeded | needs_review | failed |
 for the editor with the findings shown. The LangGraph state lives in PostgreSQL under
 `thread_id`, so a run whose worker died resumes from its last finished node.
 On the clinical channel every text stored here (brief, steps, output) has passed
-de-identification first; see generation/services.py.
+de-identification first; see generation/services/sanitize.py.
 """
 
 import uuid

@@ -2,18 +2,16 @@
 thumbs on a draft, the author's voice guide and the per-version dashboard with A/B experiments.
 
 Each view parses input, checks permission, calls one service or selector, renders. Who sees a
-run is selectors.run_get_for: another person's run is a 404. The stream is server-sent events
-relayed from Redis pub/sub (services._publish); it holds a gthread worker thread while open, so
-it ends on the run's `done` message or after STREAM_MAX_SECONDS, and the browser reconnects.
+run is selectors.run_get_for: another person's run is a 404. The live text is server-sent events
+read from the run's Redis stream (generation/services/stream.py), each with the stream entry's
+id; it holds a gthread worker thread while open, so it ends on the run's `done` message or after
+STREAM_MAX_SECONDS, and the browser reconnects with the last id it got (Last-Event-ID).
 """
 
 import json
-import re
 import time
 from collections.abc import Iterator
-from functools import cache
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import (
@@ -25,12 +23,11 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import User
-from generation import graph_svg, selectors
+from blogllm.refusals import refusal_text
+from generation import graph, selectors
 from generation.assist import proposal_hunks
 from generation.feedback import experiment_start, experiment_stop, feedback_give
 from generation.forms import (
@@ -42,28 +39,31 @@ from generation.forms import (
     TakenForm,
     VoiceGuideForm,
 )
-from generation.models import Experiment, GenerationRun, RunStep
-from generation.services import (
+from generation.models import Experiment, GenerationRun
+from generation.presentation import (
+    draft_html,
+    proposal_html,
+    run_figures,
+    score_rows,
+    source_rows,
+    step_rows,
+    summary_cells,
+    timeline,
+)
+from generation.services import stream
+from generation.services.runs import (
     assist_decision_record,
     assist_start,
     generation_run_cancel,
     generation_run_start,
-    stream_channel,
-    stream_key,
-    voice_guide_update,
 )
-from generation.stats import Mean, Rate, experiment_results, version_dashboard
-from posts.diffs import diff_html
+from generation.services.voice import voice_guide_update
+from generation.stats import experiment_results, version_dashboard
 from posts.models import Post
 
 STREAM_MAX_SECONDS = 600  # a streaming response holds a gthread thread: never for long
 STREAM_HEARTBEAT_SECONDS = 10  # keeps proxies from closing an idle connection
 STREAM_RETRY_MS = 3000
-CITATION = re.compile(r"\[(\d{1,3})\]")
-
-
-def _error_text(exc: Exception) -> str:
-    return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
 
 
 def _run_for(request: HttpRequest, run_id: int) -> GenerationRun:
@@ -71,169 +71,6 @@ def _run_for(request: HttpRequest, run_id: int) -> GenerationRun:
         return selectors.run_get_for(request.user, run_id)
     except GenerationRun.DoesNotExist:
         raise Http404("No such draft, or not one you may see.") from None
-
-
-def _safe(html: str) -> SafeString:
-    # graph_svg and draft_html escape every text they place and format every number themselves.
-    return mark_safe(html)  # noqa: S308
-
-
-# --- Presentation helpers ------------------------------------------------------------------
-
-
-def draft_html(text: str, *, sources: list[dict], findings: list[dict]) -> SafeString:
-    """The draft, escaped, with guard findings as <mark> (by their offsets) and citation
-    markers [n] as links to the cited source. Overlapping findings: the first one wins."""
-    spans = sorted(
-        (f["start"], f["end"], f)
-        for f in findings
-        if isinstance(f.get("start"), int)
-        and isinstance(f.get("end"), int)
-        and 0 <= f["start"] < f["end"] <= len(text)
-    )
-    targets = {s.get("n"): s for s in sources}
-    parts, at = [], 0
-    for start, end, finding in spans:
-        if start < at:
-            continue
-        parts.append(_cited(text[at:start], targets))
-        title = escape(f"{finding.get('kind', '')}: {finding.get('detail', '')}")
-        parts.append(
-            f'<mark class="finding finding-{escape(finding.get("kind", ""))}" title="{title}">'
-            f"{_cited(text[start:end], targets)}</mark>"
-        )
-        at = end
-    parts.append(_cited(text[at:], targets))
-    return _safe("".join(parts))
-
-
-def _cited(text: str, targets: dict) -> str:
-    def link(match: re.Match) -> str:
-        source = targets.get(int(match[1]))
-        if source is None:
-            return match[0]
-        href = f"#source-{int(match[1])}"
-        if source.get("post_id"):
-            href = reverse("posts:detail", args=[source["post_id"]])
-        title = escape(source.get("title") or "Source")
-        return f'<a class="citation" href="{href}" title="{title}">[{int(match[1])}]</a>'
-
-    return CITATION.sub(link, str(escape(text)))
-
-
-def source_rows(run: GenerationRun) -> list[dict]:
-    rows = []
-    for source in run.sources:
-        post_id = source.get("post_id") if source.get("source") != "note" else None
-        rows.append(
-            {
-                **source,
-                "is_note": source.get("source") == "note",
-                "url": reverse("posts:detail", args=[post_id]) if post_id else "",
-            }
-        )
-    return rows
-
-
-def proposal_html(run: GenerationRun) -> SafeString:
-    """A rewrite or continuation as a diff against the selection it was asked for ('' for a
-    whole draft); diff_html escapes every text it places."""
-    if run.kind == GenerationRun.Kind.DRAFT or not run.output:
-        return _safe("")
-    return _safe(diff_html(run.brief.get("selection", ""), run.output)[0])
-
-
-def run_figures(run: GenerationRun) -> dict:
-    return {
-        "model": run.model_version.label if run.model_version else "base model",
-        "latency_s": run.latency_s,
-    }
-
-
-def score_rows(run: GenerationRun) -> list[dict]:
-    """The two scores an editor sees before submitting, as a percentage and a bar width."""
-
-    def row(label: str, value: float | None, help_text: str) -> dict:
-        percent = None if value is None else round(min(max(value, 0.0), 1.0) * 100)
-        return {"label": label, "percent": percent, "help": help_text}
-
-    return [
-        row("Style fidelity", run.style_fidelity, "How close the draft is to your own posts."),
-        row("Grounding", run.grounding, "Share of sentences a retrieved source supports."),
-    ]
-
-
-def rate_text(rate: Rate) -> str:
-    """'42% (25–61%)': the rate and its 95% interval; '—' without data."""
-    if rate.value is None:
-        return "—"
-    low, high = rate.interval
-    return f"{rate.value:.0%} ({low * 100:.0f}–{high * 100:.0f}%)"
-
-
-def mean_text(mean: Mean, *, digits: int = 2, unit: str = "") -> str:
-    """'0.31 (0.20–0.42)': the mean and its 95% interval when there is one; '—' without data."""
-    if mean.value is None:
-        return "—"
-    text = f"{mean.value:.{digits}f}"
-    if mean.interval is not None:
-        low, high = mean.interval
-        text += f" ({low:.{digits}f}–{high:.{digits}f})"
-    return f"{text} {unit}".strip()
-
-
-def summary_cells(summary: dict) -> dict:
-    """stats.summarise's figures as the dashboard's text cells."""
-    acceptance, thumbs = summary["acceptance"], summary["thumbs_up"]
-    tps = summary["tokens_per_s"]
-    return {
-        "runs": summary["runs"],
-        "acceptance": rate_text(acceptance),
-        "acceptance_n": f"{acceptance.hits}/{acceptance.total}",
-        "thumbs_up": rate_text(thumbs),
-        "thumbs_n": f"{thumbs.hits}/{thumbs.total}",
-        "edit_distance": mean_text(summary["edit_distance"]),
-        "hunks_taken": mean_text(summary["hunks_taken"]),
-        "latency": mean_text(summary["latency_s"], digits=1, unit="s"),
-        "tokens_per_s": "—" if tps is None else f"{tps:.1f}",
-    }
-
-
-@cache
-def workflow_description() -> tuple[list[str], list[graph_svg.Edge], str]:
-    """LangGraph's own nodes, edges and Mermaid text for the workflow, built once per process
-    (imported here, not at the top: the web process must not load langgraph until asked)."""
-    from generation.workflow import Steps, build_graph, mermaid
-
-    def unused(*args: object) -> None:
-        raise AssertionError("The inspector's graph is drawn, never run.")
-
-    class Silent:
-        def record(self, node: str, **kwargs: object) -> None:
-            pass
-
-    graph = build_graph(Steps(unused, unused, unused, unused), Silent())
-    drawn = graph.compile().get_graph()
-    edges = [(e.source, e.target, bool(e.conditional)) for e in drawn.edges]
-    return list(drawn.nodes), edges, mermaid(graph)
-
-
-def timeline(run: GenerationRun, steps: list[RunStep]) -> str:
-    if not steps:
-        return ""
-    origin = run.started_at or steps[0].started_at
-    bars = [
-        (f"{s.seq}. {s.node}", (s.started_at - origin).total_seconds(), s.duration_ms / 1000)
-        for s in steps
-    ]
-    return graph_svg.timeline_svg(bars, title=f"Steps of run #{run.id}")
-
-
-def step_rows(steps: list[RunStep]) -> list[dict]:
-    def pretty(value: object) -> str:
-        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
-
-    return [{"step": s, "input": pretty(s.input), "output": pretty(s.output)} for s in steps]
 
 
 # --- Pages ---------------------------------------------------------------------------------
@@ -255,7 +92,7 @@ def new(request: HttpRequest) -> HttpResponse:
                 sampling=form.sampling(),
             )
         except (ValidationError, PermissionDenied) as exc:
-            form.add_error(None, _error_text(exc))
+            form.add_error(None, refusal_text(exc))
         else:
             messages.success(request, f"Draft #{run.id} queued; it appears below as it is written.")
             return redirect("generation:run", run_id=run.id)
@@ -305,7 +142,7 @@ def run_feedback(request: HttpRequest, run_id: int) -> HttpResponse:
                 comment=form.cleaned_data["comment"],
             )
         except (ValidationError, PermissionDenied) as exc:
-            messages.error(request, _error_text(exc))
+            messages.error(request, refusal_text(exc))
         else:
             messages.success(request, "Thanks: your feedback on this draft is saved.")
     return redirect("generation:run", run_id=run.id)
@@ -317,7 +154,7 @@ def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
     try:
         run = generation_run_cancel(run=run, by=request.user)
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, refusal_text(exc))
     else:
         if run.status == GenerationRun.Status.CANCELLED:
             messages.success(request, f"Draft #{run.id} cancelled before it started.")
@@ -329,14 +166,16 @@ def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
 @require_GET
 def run_stream(request: HttpRequest, run_id: int) -> StreamingHttpResponse:
     run = _run_for(request, run_id)
-    response = StreamingHttpResponse(_events(run), content_type="text/event-stream")
+    after = request.headers.get("Last-Event-ID", "")  # the browser's, when it reconnects
+    response = StreamingHttpResponse(_events(run, after), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
     return response
 
 
-def _event(message: dict) -> bytes:
-    return f"data: {json.dumps(message)}\n\n".encode()
+def _event(message: dict, entry_id: str = "") -> bytes:
+    head = f"id: {entry_id}\n" if entry_id else ""
+    return f"{head}data: {json.dumps(message)}\n\n".encode()
 
 
 def _finished_events(run: GenerationRun) -> Iterator[bytes]:
@@ -344,84 +183,47 @@ def _finished_events(run: GenerationRun) -> Iterator[bytes]:
     yield _event({"done": True, "status": run.status, "post": run.post_id})
 
 
-def _events(run: GenerationRun) -> Iterator[bytes]:
-    """The run's messages as server-sent events: stored output if it is over, else live.
-
-    Subscribes before looking at the run again, so a run that finishes in between is seen
-    either in the database or on the channel, never missed."""
-    import redis
-
+def _events(run: GenerationRun, after: str = "") -> Iterator[bytes]:
+    """The run's messages as server-sent events: its stored output once it is over, else its
+    live stream (services/stream.py), from the start or after the page's last event. While the
+    stream is quiet, a heartbeat, and a look at the run: one that ended without its end
+    message reaching Redis ends the page's stream too."""
     if run.status not in GenerationRun.ACTIVE_STATUSES:
         yield from _finished_events(run)
         return
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    pubsub = client.pubsub(ignore_subscribe_messages=True)
-    try:
-        pubsub.subscribe(stream_channel(run.id))
-        yield f"retry: {STREAM_RETRY_MS}\n: subscribed\n\n".encode()
+    yield f"retry: {STREAM_RETRY_MS}\n\n".encode()
+    beat = time.monotonic()
+    for entry in stream.follow(run.id, after=after, max_seconds=STREAM_MAX_SECONDS):
+        if entry is not None:
+            yield _event(entry.message, entry.id)
+            continue
+        if time.monotonic() - beat < STREAM_HEARTBEAT_SECONDS:
+            continue
+        beat = time.monotonic()
+        yield b": heartbeat\n\n"
         run.refresh_from_db(fields=["status", "output", "post"])
         if run.status not in GenerationRun.ACTIVE_STATUSES:
             yield from _finished_events(run)
             return
-        # The text so far, read after subscribing: later pieces come on the channel, and
-        # _relay skips those this already holds (see generation/services.py, the stream).
-        so_far = (client.get(stream_key(run.id)) or b"").decode()
-        if so_far:
-            yield _event({"text": so_far, "offset": 0, "replace": True})
-        yield from _relay(pubsub, len(so_far))
-    finally:
-        pubsub.close()
-        client.close()
-
-
-def _relay(pubsub: object, have: int = 0) -> Iterator[bytes]:
-    """Relay the channel's messages; `have` is how many characters of the current text the
-    page already holds, so a piece it already has is skipped (or cut to its new part)."""
-    started = beat = time.monotonic()
-    while time.monotonic() - started < STREAM_MAX_SECONDS:
-        message = pubsub.get_message(timeout=1.0)
-        if message and message.get("type") == "message":
-            data = message["data"]
-            text = data.decode() if isinstance(data, bytes) else str(data)
-            try:
-                parsed = json.loads(text)
-            except ValueError:
-                continue  # not ours
-            if not isinstance(parsed, dict):
-                continue
-            if "offset" in parsed and not parsed.get("replace"):
-                piece, offset = str(parsed.get("text", "")), int(parsed["offset"])
-                if offset + len(piece) <= have:
-                    continue  # already in the text so far
-                parsed = {**parsed, "text": piece[max(0, have - offset) :]}
-                have = offset + len(piece)
-            elif parsed.get("replace"):
-                have = len(str(parsed.get("text", "")))
-            yield _event(parsed)
-            if parsed.get("done"):
-                return
-        if time.monotonic() - beat >= STREAM_HEARTBEAT_SECONDS:
-            beat = time.monotonic()
-            yield b": heartbeat\n\n"
 
 
 @require_GET
 def inspector(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _run_for(request, run_id)
     steps = selectors.run_steps(run)
-    nodes, edges, mermaid_text = workflow_description()
+    nodes, edges, mermaid_text = graph.workflow_description()
     finished = run.status not in GenerationRun.ACTIVE_STATUSES
-    path, taken_edges = graph_svg.path_taken(
+    path, taken_edges = graph.path_taken(
         [s.node for s in steps], finished=finished and bool(steps) and steps[-1].node == "finalise"
     )
-    svg = graph_svg.graph_svg(nodes, edges, taken_nodes=path, taken_edges=taken_edges)
     context = {
         "run": run,
         "figures": run_figures(run),
-        "graph": _safe(svg),
-        "mermaid": mermaid_text,
+        "mermaid": graph.highlighted(
+            mermaid_text, nodes, edges, taken_nodes=path, taken_edges=taken_edges
+        ),
         "path": [n for n in path if not n.startswith("__")],
-        "timeline": _safe(timeline(run, steps)),
+        "timeline": timeline(run, steps),
         "steps": step_rows(steps),
     }
     return render(request, "generation/inspector.html", context)
@@ -455,7 +257,7 @@ def voice(request: HttpRequest) -> HttpResponse:
         try:
             voice_guide_update(author=guide.author, by=request.user, **form.cleaned_data)
         except ValidationError as exc:  # PermissionDenied: a 403, as for the GET
-            form.add_error(None, _error_text(exc))
+            form.add_error(None, refusal_text(exc))
         else:
             messages.success(request, "The voice guide is saved; new drafts follow it.")
             return redirect(request.get_full_path())
@@ -523,7 +325,7 @@ def experiment_new(request: HttpRequest) -> HttpResponse:
             by=request.user,
         )
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, refusal_text(exc))
     else:
         messages.success(request, f"Experiment “{experiment.name}” started.")
     return redirect("generation:dashboard")
@@ -541,7 +343,7 @@ def experiment_end(request: HttpRequest, experiment_id: int) -> HttpResponse:
     try:
         experiment_stop(experiment=experiment, by=request.user)
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, refusal_text(exc))
     else:
         messages.success(request, f"Experiment “{experiment.name}” stopped.")
     return redirect("generation:dashboard")
@@ -577,7 +379,7 @@ def assist_request(request: HttpRequest) -> JsonResponse:
     except PermissionDenied as exc:
         return _json_error(str(exc), 403)
     except ValidationError as exc:
-        return _json_error(_error_text(exc), 400)
+        return _json_error(refusal_text(exc), 400)
     return JsonResponse(
         {
             "run": run.id,
@@ -632,5 +434,5 @@ def proposal_taken(request: HttpRequest, run_id: int) -> JsonResponse:
     except PermissionDenied as exc:
         return _json_error(str(exc), 403)
     except ValidationError as exc:
-        return _json_error(_error_text(exc), 400)
+        return _json_error(refusal_text(exc), 400)
     return JsonResponse({"accepted": run.hunks_accepted, "total": run.hunks_total})

@@ -20,11 +20,8 @@ from generation.assist import (
 )
 from generation.feedback import generation_publication_record
 from generation.models import GenerationRun
-from generation.services import (
-    assist_decision_record,
-    assist_start,
-    generation_run_execute,
-)
+from generation.services.execute import generation_run_execute
+from generation.services.runs import assist_decision_record, assist_start
 from generation.stats import summarise
 from posts.diffs import hunks, hunks_apply
 from posts.models import Post
@@ -314,12 +311,20 @@ def test_a_proposal_with_a_phone_number_is_handed_over_with_the_findings(
 ):
     """The model's answer is injected here (a tiny random model never writes a phone number);
     the guard, the bounded revision and the finaliser are the real ones."""
-    from generation import services
+    from generation.services import execute
+
+    class Writer:  # what the model would have written, every time
+        def __init__(self, run: GenerationRun) -> None:
+            pass
+
+        def __call__(self, messages: list[dict]) -> str:
+            return "Call me on 555-201-3344."
+
+        def take(self) -> None:
+            return None
 
     settings.BASE_MODEL = str(tiny_model_dir)
-    monkeypatch.setattr(
-        services, "_writer", lambda run, stats: lambda messages: "Call me on 555-201-3344."
-    )
+    monkeypatch.setattr(execute, "Writer", Writer)
     cursor = TEXT.index("Tea helps")
     run = assist_start(
         post=draft, by=author, kind="continue", text=TEXT, start=cursor, end=cursor, enqueue=False

@@ -15,7 +15,7 @@ from generation.feedback import (
     feedback_give,
 )
 from generation.models import GenerationRun
-from generation.services import generation_run_start
+from generation.services.runs import generation_run_start
 from generation.stats import Rate, experiment_results, version_dashboard
 from posts.models import Post
 from posts.services.workflow import post_approve, post_publish, post_submit

@@ -15,11 +15,12 @@ from django.utils import timezone
 from accounts.roles import Role
 from blogllm.celery import app
 from blogllm.heartbeat import Heartbeat
-from generation import services
 from generation.models import GenerationRun, RunStep
-from generation.services import (
+from generation.services import execute, runs, sanitize, stream
+from generation.services.execute import generation_run_execute
+from generation.services.runs import (
     GAVE_UP_SENTENCE,
-    generation_run_execute,
+    GENERATION_MAX_ATTEMPTS,
     generation_run_start,
     generation_runs_recover,
 )
@@ -34,15 +35,15 @@ RESUMING = "Waiting to resume: the worker stopped answering"
 def enqueued(monkeypatch) -> list[int]:  # noqa: ANN001
     """Run ids handed to the gpu queue (recorded here instead of published to the broker)."""
     ids: list[int] = []
-    monkeypatch.setattr(services, "_enqueue", ids.append)
+    monkeypatch.setattr(runs, "_enqueue", ids.append)
     return ids
 
 
 @pytest.fixture
 def published(monkeypatch) -> list[tuple[int, dict]]:  # noqa: ANN001
-    """What the worker would publish to the editor's page (recorded instead of sent to Redis)."""
+    """What the worker would add to the run's live stream (recorded instead of sent to Redis)."""
     messages: list[tuple[int, dict]] = []
-    monkeypatch.setattr(services, "_publish", lambda run_id, m: messages.append((run_id, m)))
+    monkeypatch.setattr(stream, "_add", lambda run_id, m: messages.append((run_id, m)))
     return messages
 
 
@@ -51,10 +52,10 @@ def executed(monkeypatch) -> list[dict]:  # noqa: ANN001
     """Stands in for the workflow: records what the row looked like while it ran."""
     seen: list[dict] = []
 
-    def execute(run: GenerationRun, **kwargs: object) -> None:
+    def run_workflow(run: GenerationRun, **kwargs: object) -> None:
         seen.append(GenerationRun.objects.filter(id=run.id).values().get())
 
-    monkeypatch.setattr(services, "_execute", execute)
+    monkeypatch.setattr(execute, "_execute", run_workflow)
     return seen
 
 
@@ -105,7 +106,7 @@ class TestClaiming:
     def test_a_run_that_lost_its_worker_three_times_fails_with_a_sentence(
         self, author, executed, published
     ):
-        run = queued_run(author, attempts=services.GENERATION_MAX_ATTEMPTS, phase=RESUMING)
+        run = queued_run(author, attempts=GENERATION_MAX_ATTEMPTS, phase=RESUMING)
 
         assert generation_run_execute(run_id=run.id, worker="w4") is None
 
@@ -115,14 +116,14 @@ class TestClaiming:
             "The worker stopped three times while writing this draft; ask again."
         )
         assert run.finished_at and executed == []
-        assert published == [(run.id, {"done": True, "status": "failed"})]
+        assert published == [(run.id, {"done": True, "status": "failed", "post": None})]
 
     def test_the_third_attempt_still_runs(self, author, executed, published):
-        run = queued_run(author, attempts=services.GENERATION_MAX_ATTEMPTS - 1)
+        run = queued_run(author, attempts=GENERATION_MAX_ATTEMPTS - 1)
 
         generation_run_execute(run_id=run.id, worker="w3")
 
-        assert executed[0]["attempts"] == services.GENERATION_MAX_ATTEMPTS
+        assert executed[0]["attempts"] == GENERATION_MAX_ATTEMPTS
 
     def test_a_run_cancelled_while_its_worker_was_dying_ends_cancelled(
         self, author, executed, published
@@ -133,7 +134,7 @@ class TestClaiming:
 
         run.refresh_from_db()
         assert run.status == "cancelled" and executed == []
-        assert published == [(run.id, {"done": True, "status": "cancelled"})]
+        assert published == [(run.id, {"done": True, "status": "cancelled", "post": None})]
 
 
 @pytest.mark.django_db
@@ -175,13 +176,13 @@ class TestFailures:
     def failing(self, monkeypatch) -> None:  # noqa: ANN001
         """A workflow that fails with a patient's name and number in its message and its cause."""
 
-        def execute(run: GenerationRun, **kwargs: object) -> None:
+        def run_workflow(run: GenerationRun, **kwargs: object) -> None:
             try:
                 raise ValueError(f"bad token near {PHI[0]}, {PHI[1]}")
             except ValueError as exc:
                 raise RuntimeError(f"The model choked on {PHI[0]} ({PHI[1]})") from exc
 
-        monkeypatch.setattr(services, "_execute", execute)
+        monkeypatch.setattr(execute, "_execute", run_workflow)
 
     def test_a_clinical_failure_stores_and_logs_no_phi(self, officer, failing, published, caplog):
         run = queued_run(officer, channel="clinical")
@@ -196,7 +197,7 @@ class TestFailures:
         for text in (run.error, run.traceback, caplog.text):
             assert PHI[0] not in text and PHI[1] not in text and "Doveport" not in text
         assert not any(record.exc_info for record in caplog.records)
-        assert published == [(run.id, {"done": True, "status": "failed"})]
+        assert published == [(run.id, {"done": True, "status": "failed", "post": None})]
 
     def test_the_heartbeat_stops_before_the_failure_is_written(
         self, author, failing, published, stops
@@ -224,14 +225,14 @@ class TestFailures:
             raise DeidTimeout("too slow")
 
         run = queued_run(officer, channel="clinical")
-        monkeypatch.setattr(services, "deidentified", too_slow)
+        monkeypatch.setattr(sanitize, "deidentified", too_slow)
         caplog.set_level(logging.INFO, logger="generation.services")
 
         run = generation_run_execute(run_id=run.id, worker="w1")
 
         assert run.status == "failed"
         assert run.error == "The draft could not be written (RuntimeError)."
-        assert "in execute" in run.traceback  # the frames, which are code
+        assert "in run_workflow" in run.traceback  # the frames, which are code
         for text in (run.error, run.traceback, caplog.text):
             assert "Doveport" not in text and PHI[1] not in text
 
@@ -265,7 +266,7 @@ def stops(monkeypatch) -> list[str]:  # noqa: ANN001
             seen.append(GenerationRun.objects.get(id=self.pk).status)
             super().stop()
 
-    monkeypatch.setattr(services, "Heartbeat", Recorded)
+    monkeypatch.setattr(execute, "Heartbeat", Recorded)
     return seen
 
 
@@ -291,7 +292,7 @@ def checkpointed_past_retrieve(run: GenerationRun) -> bool:
 
     if not RunStep.objects.filter(run=run, node="retrieve").exists():
         return False
-    with services.checkpoint_connection() as conn:
+    with execute.checkpoint_connection() as conn:
         saved = PostgresSaver(conn).get_tuple({"configurable": {"thread_id": str(run.thread_id)}})
     return saved is not None and "sources" in saved.checkpoint["channel_values"]
 

@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from generation.guard import blocking, check_draft
 from generation.models import VoiceGuide
 from generation.scores import grounding, sentences, style_fidelity
-from generation.services import voice_guide_update
+from generation.services.voice import voice_guide_update
 from generation.workflow import draft_messages
 
 VOCAB = ["tea", "calm", "run", "work", "sleep", "dog"]

@@ -13,7 +13,8 @@ from accounts.roles import Role
 from compliance.models import AuditEvent, ClinicalNote
 from generation.guard import check_draft
 from generation.models import GenerationRun, RunStep
-from generation.services import generation_run_execute, generation_run_start
+from generation.services.execute import generation_run_execute
+from generation.services.runs import generation_run_start
 from generation.workflow import Steps, build_graph
 from posts.models import Post
 from posts.services.embedding import posts_embed
@@ -185,7 +186,7 @@ def test_the_whole_graph_runs_through_a_real_worker(celery_worker_process, tiny_
 
 @pytest.mark.django_db
 def test_a_queued_draft_is_cancelled_at_once_and_a_running_one_at_its_next_token(author):
-    from generation.services import generation_run_cancel
+    from generation.services.runs import generation_run_cancel
 
     queued = generation_run_start(channel="general", brief={"topic": "Tea"}, by=author)
     running = generation_run_start(channel="general", brief={"topic": "Tea"}, by=author)

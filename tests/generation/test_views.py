@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.roles import Role
 from generation import views
 from generation.models import GenerationRun, RunStep
-from generation.services import stream_channel
+from generation.services import stream
 from posts.models import Post
 from tests.accounts.factories import UserFactory
 from tests.compliance.factories import make_officer, with_totp
@@ -249,70 +249,148 @@ def test_the_stream_of_a_finished_run_sends_its_output_then_done(client, author)
     ]
 
 
-@pytest.mark.django_db
-def test_the_stream_relays_what_the_worker_publishes(client, author, monkeypatch) -> None:  # noqa: ANN001
-    monkeypatch.setattr(views, "STREAM_MAX_SECONDS", 20)  # if this test fails, it fails soon
-    run = make_run(author, status=S.RUNNING)
-    client.force_login(author)
-    response = client.get(url("stream", run))
-    publisher = redis.Redis.from_url(settings.REDIS_URL)
-
-    def publish() -> None:
-        # Publish until someone hears: proves the endpoint subscribed before the first token.
-        deadline = time.monotonic() + 10
-        message = json.dumps({"text": "Hello <world>"})
-        while publisher.publish(stream_channel(run.id), message) < 1:
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.05)
-        publisher.publish(stream_channel(run.id), json.dumps({"done": True, "status": "x"}))
-
-    thread = threading.Thread(target=publish)
-    thread.start()
-    try:
-        received = events(response)
-    finally:
-        thread.join()
-        publisher.close()
-    assert received[0] == {"text": "Hello <world>"}
-    assert received[-1] == {"done": True, "status": "x"}
+def sse(response) -> list[tuple[str, dict]]:  # noqa: ANN001
+    """The response's events as (id, message); id '' when the event has none."""
+    body = b"".join(response.streaming_content).decode()
+    found, entry_id = [], ""
+    for line in body.splitlines():
+        if line.startswith("id: "):
+            entry_id = line[4:]
+        elif line.startswith("data: "):
+            found.append((entry_id, json.loads(line[6:])))
+            entry_id = ""
+    return found
 
 
-@pytest.mark.django_db
-def test_a_page_that_opens_mid_draft_gets_the_text_so_far_and_never_a_piece_twice(
-    client, author, monkeypatch
-) -> None:  # noqa: ANN001
-    from generation.services import stream_key
-
+@pytest.fixture
+def live(monkeypatch):  # noqa: ANN001, ANN201
+    """Streams that give up soon if a test fails, and are deleted after it."""
     monkeypatch.setattr(views, "STREAM_MAX_SECONDS", 20)
+    ids: list[int] = []
+    yield ids
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for run_id in ids:
+        client.delete(stream.stream_key(run_id))
+    client.close()
+
+
+def later(*steps) -> threading.Thread:  # noqa: ANN002
+    """Run `steps` in a thread, a moment apart, while the test reads the page's stream."""
+
+    def run() -> None:
+        for step in steps:
+            time.sleep(0.1)
+            step()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+@pytest.mark.django_db
+def test_the_stream_relays_what_the_worker_adds_with_ids(client, author, live) -> None:  # noqa: ANN001
     run = make_run(author, status=S.RUNNING)
-    publisher = redis.Redis.from_url(settings.REDIS_URL)
-    publisher.set(stream_key(run.id), "Hello wor")  # what the worker wrote before the page came
+    live.append(run.id)
     client.force_login(author)
     response = client.get(url("stream", run))
-
-    def publish() -> None:
-        # Pieces in flight while the page subscribed: one it already has, one half new.
-        deadline = time.monotonic() + 10
-        first = json.dumps({"text": "wor", "offset": 6})
-        while publisher.publish(stream_channel(run.id), first) < 1:
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.05)
-        publisher.publish(stream_channel(run.id), json.dumps({"text": "rld", "offset": 8}))
-        publisher.publish(stream_channel(run.id), json.dumps({"text": "!", "offset": 11}))
-        publisher.publish(stream_channel(run.id), json.dumps({"done": True, "status": "x"}))
-
-    thread = threading.Thread(target=publish)
-    thread.start()
+    worker = later(
+        lambda: stream.replace(run.id, ""),
+        lambda: stream.append(run.id, "Hello <world>"),
+        lambda: stream.end(run.id, "x"),
+    )
     try:
-        received = events(response)
+        received = sse(response)
     finally:
-        thread.join()
-        publisher.delete(stream_key(run.id))
-        publisher.close()
-    texts = [m.get("text") for m in received if "text" in m]
-    assert received[0]["replace"] and "".join(texts) == "Hello world!"
+        worker.join()
+    messages = [m for _, m in received]
+    assert {"text": "Hello <world>"} in messages
+    assert messages[-1] == {"done": True, "status": "x", "post": None}
+    ids = [i for i, _ in received]
+    assert all(ids) and ids == sorted(ids, key=lambda i: tuple(map(int, i.split("-"))))
+
+
+@pytest.mark.django_db
+def test_a_page_that_opens_mid_draft_gets_the_text_so_far_once_then_the_rest(
+    client, author, live
+) -> None:  # noqa: ANN001
+    run = make_run(author, status=S.RUNNING)
+    live.append(run.id)
+    stream.append(run.id, "An old draft")  # the first draft, replaced by its revision
+    stream.replace(run.id, "")
+    for piece in ("Hello", " wor"):  # what the worker wrote before the page came
+        stream.append(run.id, piece)
+    client.force_login(author)
+    response = client.get(url("stream", run))
+    worker = later(
+        lambda: stream.append(run.id, "ld!"),
+        lambda: stream.end(run.id, "x"),
+    )
+    try:
+        received = [m for _, m in sse(response)]
+    finally:
+        worker.join()
+    assert received == [
+        {"text": "Hello wor", "replace": True},
+        {"text": "ld!"},
+        {"done": True, "status": "x", "post": None},
+    ]
+
+
+@pytest.mark.django_db
+def test_a_page_that_reconnects_reads_on_after_its_last_event(client, author, live) -> None:  # noqa: ANN001
+    run = make_run(author, status=S.RUNNING)
+    live.append(run.id)
+    client.force_login(author)
+    for piece in ("One", " two"):
+        stream.append(run.id, piece)
+    worker = later(lambda: stream.end(run.id, "x"))
+    first = sse(client.get(url("stream", run)))
+    worker.join()
+    last_seen = first[0][0]  # the page saw the text so far, then lost its connection
+    stream.append(
+        run.id, " three"
+    )  # after the end only in this test: it proves where reading starts
+
+    again = sse(client.get(url("stream", run), headers={"Last-Event-ID": last_seen}))
+
+    assert first[0][1] == {"text": "One two", "replace": True}
+    assert [m for _, m in again] == [{"done": True, "status": "x", "post": None}]
+
+
+@pytest.mark.django_db
+def test_a_run_that_ended_without_its_end_on_the_stream_ends_the_page_too(
+    client, author, live, monkeypatch
+) -> None:  # noqa: ANN001
+    """Writing to Redis is best effort: the page also looks at the run while the stream is quiet."""
+    monkeypatch.setattr(views, "STREAM_HEARTBEAT_SECONDS", 0)
+    run = make_run(author, status=S.RUNNING)
+    live.append(run.id)
+    client.force_login(author)
+    response = client.get(url("stream", run))
+    GenerationRun.objects.filter(id=run.id).update(status=S.SUCCEEDED, output="Done it.")
+
+    received = [m for _, m in sse(response)]
+
+    assert received == [
+        {"text": "Done it.", "replace": True},
+        {"done": True, "status": S.SUCCEEDED, "post": None},
+    ]
+
+
+@pytest.mark.django_db
+def test_a_last_event_id_that_is_not_a_stream_id_reads_from_the_start(client, author, live) -> None:  # noqa: ANN001
+    run = make_run(author, status=S.RUNNING)
+    live.append(run.id)
+    stream.append(run.id, "So far")
+    stream.end(run.id, "x")
+    client.force_login(author)
+
+    received = sse(client.get(url("stream", run), headers={"Last-Event-ID": "$; FLUSHALL"}))
+
+    assert [m for _, m in received] == [
+        {"text": "So far", "replace": True},
+        {"done": True, "status": "x", "post": None},
+    ]
 
 
 # --- The inspector
@@ -324,14 +402,16 @@ def test_the_inspector_draws_the_path_taken_and_the_timeline(client, author) -> 
     client.force_login(author)
     response = client.get(url("inspector", run))
     html = response.content.decode()
-    assert response.status_code == 200 and '<svg class="graph"' in html
-    for node in ("__start__", "retrieve", "draft", "guard", "finalise", "__end__"):
-        assert f'<g class="node taken" data-node="{node}">' in html, node
-    assert '<g class="node" data-node="revise">' in html  # the guard sent it straight on
-    assert 'class="edge taken" data-edge="guard-&gt;finalise"' in html
-    assert 'class="edge" data-edge="guard-&gt;revise"' in html
-    assert "graph TD;" in html  # LangGraph's Mermaid text, in a <details>
-    assert '<svg class="timeline-chart"' in html and html.count('<rect class="bar"') == 4
+    assert response.status_code == 200 and 'data-mermaid="workflow-mermaid"' in html
+    # LangGraph's Mermaid text, in a <details>, which mermaid draws: the guard sent it straight
+    # on, so revise and its two edges (3 guard→revise, 5 revise→guard) are not highlighted.
+    mermaid = response.context["mermaid"]
+    assert "graph TD;" in mermaid and "graph TD;" in html
+    assert "\tclass __start__,retrieve,draft,guard,finalise,__end__ taken\n" in mermaid
+    assert "\tlinkStyle 0,1,2,4,6 " in mermaid and "mermaid.min.js" in html
+    bars = response.context["timeline"]["bars"]
+    assert [b["label"] for b in bars] == [f"{s.seq}. {s.node}" for s in run.steps.order_by("seq")]
+    assert html.count("<canvas") == 1 and "chart.umd.min.js" in html
     assert "&lt;i&gt;x&lt;/i&gt;" in html and "<i>x</i>" not in html  # step input, escaped
     assert "0.031" in html and "6000 ms" in html and "120 tokens" in html
 

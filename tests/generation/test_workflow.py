@@ -107,7 +107,7 @@ def test_the_graph_describes_itself_in_mermaid():
 def test_a_run_that_broke_in_the_guard_resumes_there_from_its_postgres_checkpoint():
     from langgraph.checkpoint.postgres import PostgresSaver
 
-    from generation.services import checkpoint_connection
+    from generation.services.execute import checkpoint_connection
 
     recorder = ListRecorder()
     saved, graph_steps = steps(["A draft."])

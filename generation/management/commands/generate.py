@@ -1,4 +1,3 @@
-import json
 import os
 import socket
 import threading
@@ -7,7 +6,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
-from generation.services import generation_run_execute, generation_run_start, stream_channel
+from generation.services import stream
+from generation.services.execute import generation_run_execute
+from generation.services.runs import generation_run_start
 
 
 class Command(BaseCommand):
@@ -50,13 +51,11 @@ class Command(BaseCommand):
             )
         except (ValidationError, PermissionDenied) as exc:
             raise CommandError(" ".join(getattr(exc, "messages", [str(exc)]))) from exc
-        done = threading.Event()
-        listener = self._listen(run.id, done) if options["stream"] else None
+        listener = self._listen(run.id) if options["stream"] else None
         worker = f"manage.py generate@{socket.gethostname()}:{os.getpid()}"
         run = generation_run_execute(run_id=run.id, worker=worker)
         if listener is not None:
-            done.wait(timeout=5)  # the last pieces may still be on their way through Redis
-            listener.stop()
+            listener.join(timeout=5)  # the last pieces may still be on their way through Redis
             self.stdout.write("")
         if run.status not in ("succeeded", "needs_review"):
             raise CommandError(f"Run #{run.id} {run.status}: {run.error}")
@@ -73,20 +72,23 @@ class Command(BaseCommand):
             f"#{run.post_id}. {run.new_tokens} tokens at {run.tokens_per_s or 0:.1f} tokens/s."
         )
 
-    def _listen(self, run_id: int, done: threading.Event):  # noqa: ANN202
-        """Print the tokens the worker publishes (here: this process) as they come."""
-        import redis
-        from django.conf import settings
+    def _listen(self, run_id: int) -> threading.Thread:
+        """Print the words the worker (here: this process) adds to the run's stream as they
+        come, with a rule where a revision starts over."""
 
-        pubsub = redis.Redis.from_url(settings.REDIS_URL).pubsub(ignore_subscribe_messages=True)
-
-        def show(message: dict) -> None:
-            data = json.loads(message["data"])
-            if "text" in data:
-                self.stdout.write(data["text"], ending="")
+        def show() -> None:
+            shown = False
+            for entry in stream.follow(run_id):
+                message = entry.message if entry else {}
+                text = message.get("text")
+                if not isinstance(text, str):
+                    continue
+                if message.get("replace") and shown:
+                    self.stdout.write("\n\n--- revised ---\n\n", ending="")
+                self.stdout.write(text, ending="")
                 self.stdout.flush()
-            if data.get("done"):
-                done.set()
+                shown = shown or bool(text)
 
-        pubsub.subscribe(**{stream_channel(run_id): show})
-        return pubsub.run_in_thread(sleep_time=0.05, daemon=True)
+        listener = threading.Thread(target=show, name=f"generate-stream-{run_id}", daemon=True)
+        listener.start()
+        return listener

@@ -1,0 +1,426 @@
+"""Running a claimed run: the LangGraph workflow (generation/workflow.py) wired to our steps.
+
+The steps: our retriever over the channel's chunks, the channel's model version on the runtime
+(its pieces go to the live stream as they come), the guard, and a finaliser that saves the
+outcome: a draft Post (source ai_assisted) with its sources as citations, or, for an editor's
+rewrite or continuation, a proposal on the run. A StepRecorder writes every node's input,
+output and timing. A Postgres checkpointer saves each finished node under the run's thread, so
+a run whose worker died resumes after its last finished node. On the clinical channel every
+text is de-identified (services/sanitize.py) before it is stored or streamed.
+"""
+
+import functools
+import json
+import logging
+import threading
+import time
+import traceback as tb
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Max
+from django.utils import timezone
+
+from blogllm.heartbeat import Heartbeat
+from generation.guard import blocking, check_draft
+from generation.models import GenerationRun, RunStep
+from generation.services import stream
+from generation.services.runs import run_claim, run_update
+from generation.services.sanitize import sanitizer
+from generation.services.voice import voice_guide_for
+from generation.types import Finding, Source, StoredSource
+from generation.workflow import DraftState
+from posts.models import Post
+
+logger = logging.getLogger(__name__)
+
+CANCEL_CHECK_SECONDS = 1.0
+HEARTBEAT_SECONDS = 10
+SOURCE_EXCERPT_CHARS = 400
+STYLE_REFERENCES = 20
+
+
+class GenerationCancelled(Exception):
+    pass
+
+
+def generation_run_execute(*, run_id: int, worker: str = "") -> GenerationRun | None:
+    """Run (or resume, from its checkpoint) the workflow for one run. Never raises for the run's
+    own failure: that is stored on the run, de-identified on the clinical channel."""
+    run = run_claim(run_id, worker)
+    if run is None:
+        return None
+    # At least three beats per stale period, so only a dead worker's run is recovered.
+    seconds = min(HEARTBEAT_SECONDS, settings.GENERATION_STALE_SECONDS / 3)
+    heartbeat = Heartbeat(GenerationRun, run.id, seconds=seconds)
+    heartbeat.start()
+    # Stopped before the run's final status is written (the finaliser, or below): once a run
+    # reads as ended, its worker writes to it no more.
+    try:
+        _execute(run, end=heartbeat.stop)
+    except GenerationCancelled:
+        heartbeat.stop()
+        run_update(
+            run,
+            status=GenerationRun.Status.CANCELLED,
+            phase="Cancelled",
+            finished_at=timezone.now(),
+        )
+        stream.end(run.id, run.status)
+    except Exception as exc:  # noqa: BLE001 - the run records every failure
+        error, trace = _failure_texts(run, exc)
+        if run.channel == Post.Channel.CLINICAL:
+            # The exception's own text may quote the brief or a note: log the cleaned trace.
+            logger.error("Generation run %s failed\n%s", run.id, trace)
+        else:
+            logger.exception("Generation run %s failed", run.id)
+        heartbeat.stop()
+        run_update(
+            run,
+            status=GenerationRun.Status.FAILED,
+            phase="Failed",
+            error=error,
+            traceback=trace,
+            finished_at=timezone.now(),
+        )
+        stream.end(run.id, run.status)
+    finally:
+        heartbeat.stop()
+    run.refresh_from_db()
+    return run
+
+
+def _execute(run: GenerationRun, *, end: Callable[[], None] = lambda: None) -> None:
+    """The workflow for `run`; `end` is called just before the finaliser writes the outcome."""
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    from generation.workflow import Steps, build_graph
+
+    guide = voice_guide_for(run.requested_by_id)
+    avoid = guide.avoid_list if guide else []
+    writer = Writer(run)
+    steps = Steps(
+        retrieve=functools.partial(_retrieve, _retriever(run)),
+        write=writer,
+        check=lambda text: check_draft(
+            text, channel=run.channel, length=run.brief.get("length"), avoid=avoid
+        ),
+        finalise=functools.partial(draft_finalise, run, end),
+        max_revisions=settings.GENERATION_MAX_REVISIONS,
+        voice=guide.as_prompt() if guide else "",
+    )
+    if run.kind != GenerationRun.Kind.DRAFT:  # the editor's rewrite or continue
+        from generation import assist
+
+        steps.query = assist.assist_query
+        steps.prompt = functools.partial(assist.assist_messages, run.kind)
+        steps.revise_prompt = functools.partial(assist.assist_revise_messages, run.kind)
+        steps.finalise = functools.partial(proposal_finalise, run, end)
+    recorder = StepRecorder(run, writer)
+    config = {"configurable": {"thread_id": str(run.thread_id)}}
+    with checkpoint_connection() as conn:
+        saver = PostgresSaver(conn)
+        _checkpoint_tables(saver)
+        graph = build_graph(steps, recorder).compile(checkpointer=saver)
+        pending = graph.get_state(config)
+        run_update(run, phase="Writing")
+        if pending.next:  # an earlier attempt stopped mid-way: continue after its last node
+            logger.info("Generation run %s resumes before %s", run.id, pending.next)
+            graph.invoke(None, config)
+        else:
+            graph.invoke({"brief": run.brief}, config)
+
+
+_checkpoint_tables_ready = threading.Event()
+
+
+def _checkpoint_tables(saver: Any) -> None:
+    """LangGraph's tables and migrations, checked once per process rather than per draft."""
+    if not _checkpoint_tables_ready.is_set():
+        saver.setup()
+        _checkpoint_tables_ready.set()
+
+
+def checkpoint_connection() -> Any:
+    """A psycopg connection to our database for LangGraph's Postgres checkpointer."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    connection.ensure_connection()  # starts the embedded PostgreSQL when it is ours
+    params = {
+        **connection.get_connection_params(),
+        "autocommit": True,
+        "prepare_threshold": 0,  # what LangGraph's own from_conn_string uses
+        "row_factory": dict_row,
+    }
+    params.pop("cursor_factory", None)  # Django's; the checkpointer wants plain dict rows
+    return psycopg.Connection.connect(**params)
+
+
+# --- The steps --------------------------------------------------------------------------------
+
+
+def _retriever(run: GenerationRun) -> Any:
+    from generation.retrievers import ChunkRetriever
+
+    k = settings.GENERATION_SOURCES
+    if run.kind != GenerationRun.Kind.DRAFT:
+        from generation.assist import SOURCES
+
+        k = min(SOURCES, k)
+    return ChunkRetriever(channel=run.channel, k=k)
+
+
+def _retrieve(retriever: Any, query: str) -> list[Source]:
+    """The retriever's documents as the workflow's sources (numbered by the workflow)."""
+    return [{"text": d.page_content, **d.metadata} for d in retriever.invoke(query)]
+
+
+@dataclass(frozen=True)
+class Written:
+    """What one call of the model wrote, for the step recorder."""
+
+    tokens: int
+    prompt_tokens: int
+    first_token_s: float | None
+    tokens_per_s: float | None
+
+
+class Writer:
+    """The workflow's `write` step: the run's model writes from the messages. On the general
+    channel each piece goes to the live stream as it comes; on the clinical channel a name could
+    span pieces unseen, so only the whole de-identified text is sent once it is written. Asks
+    the database about once a second whether the run was cancelled, and stops at the next token."""
+
+    def __init__(self, run: GenerationRun) -> None:
+        from generation.runtime import SamplingSettings, get_runtime
+
+        self.run = run
+        self.runtime = get_runtime(run.base_model, cache_dir=Path(settings.MODEL_CACHE_DIR))
+        self.sampling = SamplingSettings.from_dict(run.sampling)
+        self.adapter = _adapter(run)
+        self.live = run.channel != Post.Channel.CLINICAL
+        self.cancel = threading.Event()
+        self.checked_at = 0.0
+        self.last: Written | None = None
+
+    def __call__(self, messages: list[dict]) -> str:
+        if self.live:
+            stream.replace(self.run.id, "")  # a revision replaces the draft on the page
+        result = self.runtime.generate(
+            messages, self.sampling, adapter=self.adapter, cancel=self.cancel, on_text=self.on_text
+        )
+        if result.finish_reason == "cancelled":
+            raise GenerationCancelled
+        self.last = Written(
+            tokens=result.new_tokens,
+            prompt_tokens=result.prompt_tokens,
+            first_token_s=result.first_token_s,
+            tokens_per_s=result.tokens_per_s,
+        )
+        if not self.live:
+            stream.replace(self.run.id, sanitizer(self.run.channel)(result.text))
+        return result.text
+
+    def on_text(self, piece: str) -> None:
+        if self.live:
+            stream.append(self.run.id, piece)
+        now = time.monotonic()
+        if now - self.checked_at >= CANCEL_CHECK_SECONDS:
+            self.checked_at = now
+            if GenerationRun.objects.filter(id=self.run.id, cancel_requested=True).exists():
+                self.cancel.set()
+
+    def take(self) -> Written | None:
+        """What the last call wrote, once: a resumed run's recorder must not count it twice."""
+        written, self.last = self.last, None
+        return written
+
+
+def _adapter(run: GenerationRun) -> tuple[str, Path] | None:
+    from training.storage import default_storage
+
+    version = run.model_version
+    if version is None:
+        return None
+    folder = Path(settings.MODEL_CACHE_DIR) / "adapters" / f"{version.channel}-{version.id}"
+    if not (folder / "adapter_config.json").exists():
+        default_storage().get_dir(version.adapter_uri, folder)
+    return version.label, folder
+
+
+# --- Finalising -------------------------------------------------------------------------------
+
+
+def draft_finalise(run: GenerationRun, end: Callable[[], None], state: DraftState) -> dict:
+    """Save the draft as a Post (source ai_assisted) with its sources as citations."""
+    from posts.services.editing import post_create
+
+    clean = sanitizer(run.channel)
+    text = clean(state["draft"]).strip()
+    sources = stored_sources(state.get("sources", []), clean)
+    findings: list[Finding] = clean(state.get("findings", []))
+    status = _outcome(findings)
+    style, grounded = draft_scores(run, state["draft"], state.get("sources", []))
+    post = post_create(
+        author=run.requested_by,
+        title=run.brief["topic"][:300],
+        body_markdown=text + citations_markdown(sources),
+        channel=run.channel,
+        source=Post.Source.AI_ASSISTED,
+        embed=False,
+    )
+    end()
+    run_update(
+        run,
+        status=status,
+        phase="Finished",
+        post=post,
+        output=text,
+        sources=sources,
+        findings=findings,
+        revisions=state.get("revisions", 0),
+        style_fidelity=style,
+        grounding=grounded,
+        finished_at=timezone.now(),
+    )
+    stream.end(run.id, status, post.id)
+    return {"post_id": post.id, "status": status}
+
+
+def proposal_finalise(run: GenerationRun, end: Callable[[], None], state: DraftState) -> dict:
+    """A rewrite or continuation saves no post: the proposal stays on the run, and the editor
+    takes it hunk by hunk (generation/assist.py)."""
+    from generation.assist import hunk_count, proposal_text
+
+    clean = sanitizer(run.channel)
+    proposal = clean(proposal_text(run.kind, run.brief, state["draft"]))
+    findings: list[Finding] = clean(state.get("findings", []))
+    status = _outcome(findings)
+    end()
+    run_update(
+        run,
+        status=status,
+        phase="Finished",
+        output=proposal,
+        sources=stored_sources(state.get("sources", []), clean),
+        findings=findings,
+        revisions=state.get("revisions", 0),
+        hunks_total=hunk_count(run.kind, run.brief, proposal),
+        finished_at=timezone.now(),
+    )
+    stream.end(run.id, status, run.post_id)
+    return {"status": status, "hunks": run.hunks_total}
+
+
+def _outcome(findings: list[Finding]) -> str:
+    """Succeeded, or needs review while the guard still finds something that blocks."""
+    if blocking(findings):
+        return GenerationRun.Status.NEEDS_REVIEW
+    return GenerationRun.Status.SUCCEEDED
+
+
+def stored_sources(sources: list[Source], clean: Callable[[Any], Any]) -> list[StoredSource]:
+    """The retrieved sources as the run keeps them: metadata and scores, and a short excerpt."""
+    return [
+        {k: v for k, v in s.items() if k != "text"}
+        | {"excerpt": clean(s["text"][:SOURCE_EXCERPT_CHARS])}
+        for s in sources
+    ]
+
+
+def citations_markdown(sources: list[StoredSource]) -> str:
+    if not sources:
+        return ""
+    lines = [f"[{s['n']}]: {s.get('title') or 'Source'}" for s in sources]
+    return "\n\n## Sources\n\n" + "\n".join(f"- {line}" for line in lines) + "\n"
+
+
+def draft_scores(run: GenerationRun, draft: str, sources: list[Source]) -> tuple:
+    """(style fidelity, grounding) of a draft; see generation/scores.py."""
+    from generation.scores import grounding, style_fidelity
+    from posts.embedder import get_embedder
+
+    embed = get_embedder(settings.EMBED_MODEL).embed
+    own = Post.objects.filter(
+        author_id=run.requested_by_id, channel=run.channel, status=Post.Status.PUBLISHED
+    ).exclude(source=Post.Source.AI_ASSISTED)
+    # Held-out posts first: they are what the registry's style score measures against too.
+    references = list(
+        own.order_by("-split", "-published_at").values_list("body_markdown", flat=True)[
+            :STYLE_REFERENCES
+        ]
+    )
+    return (
+        style_fidelity(draft, references, embed),
+        grounding(draft, [s["text"] for s in sources], embed),
+    )
+
+
+# --- The trace --------------------------------------------------------------------------------
+
+
+class StepRecorder:
+    """Writes a RunStep per node, de-identified on the clinical channel (see sanitize.py), and
+    the run's token counts and speed after each model call."""
+
+    def __init__(self, run: GenerationRun, writer: Writer | None = None) -> None:
+        self.run, self.writer, self.clean = run, writer, sanitizer(run.channel)
+        self.seq = RunStep.objects.filter(run=run).aggregate(n=Max("seq"))["n"] or 0
+
+    def record(self, node: str, *, input: dict, output: dict, seconds: float) -> None:  # noqa: A002
+        ended = timezone.now()
+        written = self.writer.take() if self.writer and node in ("draft", "revise") else None
+        if written and written.tokens:
+            run_update(
+                self.run,
+                prompt_tokens=written.prompt_tokens,
+                new_tokens=self.run.new_tokens + written.tokens,
+                first_token_s=self.run.first_token_s or written.first_token_s,
+                tokens_per_s=written.tokens_per_s,
+            )
+        self.seq += 1
+        RunStep.objects.create(
+            run=self.run,
+            seq=self.seq,
+            node=node,
+            input=self.clean(_jsonable(input)),
+            output=self.clean(_jsonable(output)),
+            retrieved=self.clean(_jsonable(output.get("sources", []))),
+            findings=self.clean(_jsonable(output.get("findings", []))),
+            tokens=written.tokens if written else 0,
+            started_at=ended - timezone.timedelta(seconds=seconds),
+            ended_at=ended,
+            duration_ms=round(seconds * 1000),
+        )
+        run_update(self.run, phase=f"Finished {node}")
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+# --- Failures ---------------------------------------------------------------------------------
+
+
+def _failure_texts(run: GenerationRun, exc: BaseException) -> tuple[str, str]:
+    """The error sentence and traceback to store and log, through the channel's sanitizer. When
+    de-identification itself fails (a long traceback past its time limit), only the exception's
+    type and the frames are kept: code, never the message's data."""
+    clean = sanitizer(run.channel)
+    try:
+        return (
+            clean(f"The draft could not be written ({type(exc).__name__}: {exc})."),
+            clean("".join(tb.format_exception(exc))),
+        )
+    except Exception:  # noqa: BLE001 - the failure must still be recorded
+        logger.warning("Generation run %s: its failure could not be de-identified", run.id)
+        frames = "".join(tb.format_tb(exc.__traceback__))
+        return (
+            f"The draft could not be written ({type(exc).__name__}).",
+            f"Traceback (most recent call last):\n{frames}{type(exc).__name__}",
+        )
