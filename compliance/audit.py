@@ -50,6 +50,7 @@ class Action(StrEnum):
     NOTE_DEID_RERUN = "note.deid_rerun"
     NOTE_SPAN_MARKED = "note.span_marked"
     NOTE_SPAN_UNMARKED = "note.span_unmarked"
+    NOTE_SUSPECT_DISMISSED = "note.suspect_dismissed"
     NOTE_APPROVED = "note.approved"
     NOTE_REJECTED = "note.rejected"
     NOTE_EXPORTED = "note.exported"

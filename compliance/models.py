@@ -1,4 +1,5 @@
-"""Clinical notes, their de-identification findings, CSV intake batches, and the audit trail.
+"""Clinical notes, their de-identification findings and suspects, CSV intake batches, and the
+audit trail.
 
 ClinicalNote.Status: pending → approved | rejected. Only an approved note may ground generation
 (NoteChunk) or enter a training dataset; compliance/selectors.py is the one door to both.
@@ -161,6 +162,40 @@ class DeidFinding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.category} {self.start}-{self.end}"
+
+
+class DeidSuspect(models.Model):
+    """A word the engine considered and let go (compliance/deid/suspects.py), for the reviewer.
+
+    State: unreviewed → dismissed (looked at, not PHI) | marked (turned into a finding through
+    note_mark_span, so it is redacted like any other). A note is approved only when none is
+    unreviewed. Offsets into the raw text only: the word itself is never stored here.
+    """
+
+    class State(models.TextChoices):
+        UNREVIEWED = "unreviewed", "To check"
+        DISMISSED = "dismissed", "Dismissed (not PHI)"
+        MARKED = "marked", "Marked as PHI"
+
+    note = models.ForeignKey(ClinicalNote, on_delete=models.CASCADE, related_name="suspects")
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    reason = models.CharField(max_length=32)  # a key of compliance.deid.suspects.REASONS
+    state = models.CharField(max_length=16, choices=State.choices, default=State.UNREVIEWED)
+    finding = models.ForeignKey(
+        DeidFinding, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["note_id", "start", "end"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")), name="suspect_span"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reason} {self.start}-{self.end} ({self.state})"
 
 
 class NoteChunk(ChunkBase):

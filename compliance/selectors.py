@@ -14,7 +14,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 
 from accounts import permissions as can
 from accounts.models import User
-from compliance.models import ClinicalNote, DeidFinding, NoteBatch, NoteChunk
+from compliance.models import ClinicalNote, DeidFinding, DeidSuspect, NoteBatch, NoteChunk
 from posts.selectors import hybrid_rank, marked_headline, snippet
 
 # Columns that are safe to load anywhere: never the raw text or its shingles.
@@ -41,15 +41,19 @@ def note_list_for_review() -> QuerySet[ClinicalNote]:
 
 
 def note_get_for_review(note_id: int | str | uuid.UUID, user: User) -> ClinicalNote:
-    """One note (by uid, or by id when an int) with its findings and people, for the review
-    screen. Raises PermissionDenied for users who do not handle notes, DoesNotExist if none."""
+    """One note (by uid, or by id when an int) with its findings, suspects and people, for the
+    review screen. Raises PermissionDenied for users who do not handle notes, DoesNotExist if
+    none."""
     if not can.can_handle_clinical_notes(user):
         raise PermissionDenied("Only compliance officers handle clinical notes.")
     lookup = {"id": note_id} if isinstance(note_id, int) else {"uid": note_id}
     return (
         ClinicalNote.objects.select_related("uploaded_by", "reviewed_by", "batch")
         .defer("raw_shingles", "deid_shingles")
-        .prefetch_related(Prefetch("findings", queryset=DeidFinding.objects.order_by("start")))
+        .prefetch_related(
+            Prefetch("findings", queryset=DeidFinding.objects.order_by("start")),
+            Prefetch("suspects", queryset=DeidSuspect.objects.order_by("start")),
+        )
         .get(**lookup)
     )
 

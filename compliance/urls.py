@@ -15,5 +15,10 @@ urlpatterns = [
         views.finding_unmark,
         name="unmark",
     ),
+    path(
+        "notes/<uuid:uid>/suspects/<int:suspect_id>/<str:action>/",
+        views.suspect_check,
+        name="suspect",
+    ),
     path("notes/<uuid:uid>/<str:action>/", views.note_decide, name="decide"),
 ]

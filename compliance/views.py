@@ -17,21 +17,24 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import permissions as can
 from blogllm.refusals import refusal_text
 from compliance import selectors
-from compliance.deid import LABELS
+from compliance.deid import LABELS, REASONS
 from compliance.forms import BatchForm, MarkForm, PasteForm, RejectForm, UploadForm
-from compliance.models import ClinicalNote, DeidFinding, NoteBatch
+from compliance.models import ClinicalNote, DeidFinding, DeidSuspect, NoteBatch
 from compliance.services import (
     ReviewScreen,
     note_approve,
     note_batch_create,
     note_create,
     note_create_from_upload,
+    note_dismiss_suspect,
     note_mark_span,
+    note_mark_suspect,
     note_open_for_review,
     note_reject,
     note_rerun_deid,
     note_unmark_finding,
 )
+from compliance.services.notes import SUSPECT_CATEGORY, suspect_counts
 
 handlers_only = can.allowed(can.can_handle_clinical_notes)
 # One colour per category, cycling: enough to tell neighbouring findings apart.
@@ -40,6 +43,8 @@ PALETTE = [
     "#d0f4de", "#f1c0e8", "#e9edc9", "#cfbaf0",
 ]  # fmt: skip
 LABEL_COLOURS = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(LABELS)}
+# Suspects (words the engine let go) get a colour of their own, outside the category palette.
+SUSPECT_COLOUR = "#ff922b"
 
 
 def _note_for(request: HttpRequest, uid: object) -> ClinicalNote:
@@ -58,6 +63,7 @@ class Mark:
     end: int
     label: str
     finding_id: int
+    suspect_id: int | None = None  # set for a suspect: drawn in its own colour, focusable
 
 
 def highlight(text: str, marks: list[Mark]) -> SafeString:
@@ -70,10 +76,18 @@ def highlight(text: str, marks: list[Mark]) -> SafeString:
         if mark.start < position or mark.end > len(text):
             continue  # never draw overlapping or stale marks
         parts.append(escape(text[position : mark.start]))
-        parts.append(
-            f'<mark class="phi phi-{escape(mark.label)}" data-label="{escape(mark.label)}" '
-            f'data-finding="{int(mark.finding_id)}">{escape(text[mark.start : mark.end])}</mark>'
-        )
+        if mark.suspect_id is not None:
+            parts.append(
+                f'<mark class="suspect" tabindex="0" data-suspect="{int(mark.suspect_id)}" '
+                f'title="Word to check: {escape(mark.label)} (f: mark as PHI, d: dismiss)">'
+                f"{escape(text[mark.start : mark.end])}</mark>"
+            )
+        else:
+            parts.append(
+                f'<mark class="phi phi-{escape(mark.label)}" data-label="{escape(mark.label)}" '
+                f'data-finding="{int(mark.finding_id)}">'
+                f"{escape(text[mark.start : mark.end])}</mark>"
+            )
         position = mark.end
     parts.append(escape(text[position:]))
     # Every piece of text above went through escape(); the only markup is our own <mark> tags.
@@ -98,7 +112,10 @@ def _review_context(request: HttpRequest, screen: ReviewScreen, **extra: object)
     note = screen.note
     findings = list(note.findings.all())  # prefetched, ordered by start
     active = [f for f in findings if f.reviewer_action != DeidFinding.Action.REMOVED]
+    suspects = list(note.suspects.all())  # prefetched, ordered by start
+    to_check = [s for s in suspects if s.state == DeidSuspect.State.UNREVIEWED]
     raw_marks = [Mark(f.start, f.end, f.category, f.id) for f in active]
+    raw_marks += [Mark(s.start, s.end, REASONS.get(s.reason, s.reason), 0, s.id) for s in to_check]
     is_uploader = note.uploaded_by_id == request.user.id
     used = sorted({f.category for f in findings})
     return {
@@ -107,6 +124,17 @@ def _review_context(request: HttpRequest, screen: ReviewScreen, **extra: object)
         "raw_html": highlight(screen.raw, raw_marks) if screen.raw is not None else None,
         "deid_html": highlight(note.deid_text, deid_marks(note, active)),
         "legend": [(label, LABEL_COLOURS.get(label, "#eee")) for label in used],
+        "suspects": [
+            (
+                s,
+                REASONS.get(s.reason, s.reason),
+                SUSPECT_CATEGORY.get(s.reason, "NAME"),
+                screen.raw[s.start : s.end] if screen.raw is not None else "",
+            )
+            for s in suspects
+        ],  # fmt: skip
+        "suspect_counts": suspect_counts(note),
+        "suspect_colour": SUSPECT_COLOUR,
         "label_colours": sorted(LABEL_COLOURS.items()),
         "is_uploader": is_uploader,
         "can_edit": not note.is_decided and note.deid_state == ClinicalNote.Deid.DONE,
@@ -237,6 +265,30 @@ def finding_unmark(request: HttpRequest, uid: str, finding_id: int) -> HttpRespo
     error = ""
     try:
         note_unmark_finding(finding=finding, by=request.user, request=request)
+    except ValidationError as exc:
+        error = refusal_text(exc)
+        if not request.htmx:
+            messages.error(request, error)
+    return _after_edit(request, uid, error=error)
+
+
+@handlers_only
+@require_POST
+def suspect_check(request: HttpRequest, uid: str, suspect_id: int, action: str) -> HttpResponse:
+    """A word to check: "mark" turns it into a finding, "dismiss" says it is not PHI."""
+    note = _note_for(request, uid)
+    suspect = next((s for s in note.suspects.all() if s.id == suspect_id), None)
+    if suspect is None or action not in ("mark", "dismiss"):
+        raise Http404("No such word to check on this note.")
+    error = ""
+    try:
+        if action == "mark":
+            category = request.POST.get("category", "")
+            if category and category not in LABELS:
+                raise ValidationError(f"Unknown category “{category}”.")
+            note_mark_suspect(suspect=suspect, by=request.user, category=category, request=request)
+        else:
+            note_dismiss_suspect(suspect=suspect, by=request.user, request=request)
     except ValidationError as exc:
         error = refusal_text(exc)
         if not request.htmx:

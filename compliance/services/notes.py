@@ -23,7 +23,7 @@ from accounts.models import User
 from blogllm.crypto import DecryptionError, decrypt_text, encrypt_text, rotate
 from compliance import deid
 from compliance.audit import Action, audit_record
-from compliance.models import ClinicalNote, DeidFinding, NoteBatch
+from compliance.models import ClinicalNote, DeidFinding, DeidSuspect, NoteBatch
 from compliance.scanning import shingles
 from compliance.services import config
 
@@ -101,6 +101,7 @@ def raw_text(note: ClinicalNote) -> str:
 @dataclass
 class DeidResult:
     spans: list[deid.Span] = field(default_factory=list)
+    suspects: list[deid.Suspect] = field(default_factory=list)
     withheld: bool = False
     reason: str = ""
     ms: int = 0
@@ -117,7 +118,13 @@ def _run_engine(text: str, *, time_limit: float) -> DeidResult:
         logger.exception("de-identification failed")
         result = DeidResult(withheld=True, reason=f"failed ({type(exc).__name__})")
     else:
-        result = DeidResult(spans=list(spans))
+        # Suspects stop at their own small limit and never fail the note: they only add checks.
+        try:
+            suspects = deid.find_suspects(text, spans)
+        except Exception:
+            logger.exception("finding suspects failed")
+            suspects = []
+        result = DeidResult(spans=list(spans), suspects=suspects)
     result.ms = round(1000 * (time.monotonic() - started))
     return result
 
@@ -165,6 +172,9 @@ def _apply_engine(note: ClinicalNote, raw: str, result: DeidResult) -> None:
         )
         for s in result.spans
     )  # fmt: skip
+    DeidSuspect.objects.bulk_create(
+        DeidSuspect(note=note, start=s.start, end=s.end, reason=s.reason) for s in result.suspects
+    )
     note.deid_state = ClinicalNote.Deid.DONE
     _render(note, raw)
 
@@ -200,6 +210,7 @@ def note_create(
         action=Action.NOTE_UPLOADED, actor=by, obj=note, request=request,
         detail={
             "source": source, "chars": len(text), "findings": len(result.spans),
+            "suspects": len(result.suspects),
             "deid_state": note.deid_state, "withheld_reason": result.reason,
             "batch": batch.id if batch else None,
         },
@@ -219,6 +230,7 @@ def note_rerun_deid(
         raise ValidationError("Only a withheld note is re-run; this one is de-identified already.")
     raw = raw_text(note)
     result = _run_engine(raw, time_limit=config.deid_rerun_time_limit())
+    note.suspects.all().delete()
     note.findings.all().delete()
     _apply_engine(note, raw, result)
     note.save(
@@ -228,7 +240,10 @@ def note_rerun_deid(
     )  # fmt: skip
     audit_record(
         action=Action.NOTE_DEID_RERUN, actor=by, obj=note, request=request,
-        detail={"rerun": True, "deid_state": note.deid_state, "findings": len(result.spans)},
+        detail={
+            "rerun": True, "deid_state": note.deid_state, "findings": len(result.spans),
+            "suspects": len(result.suspects),
+        },
     )  # fmt: skip
     return note
 
@@ -246,7 +261,10 @@ def note_mark_span(
     by: User,
     request: HttpRequest | None = None,
 ) -> DeidFinding:
-    """Add a span the engine missed. Active findings it overlaps are merged into it."""
+    """Add a span the engine missed. Active findings it overlaps are merged into it.
+
+    Unreviewed suspects the span covers count as looked at: they become marked, with it.
+    """
     _require_handler(by)
     note = _locked(note)
     _require_pending(note, "spans are marked on")
@@ -271,16 +289,82 @@ def note_mark_span(
         note=note, start=start, end=end, category=category, detector="reviewer",
         confidence=1.0, reviewer_action=DeidFinding.Action.ADDED,
     )  # fmt: skip
+    covered = note.suspects.filter(state=DeidSuspect.State.UNREVIEWED, start__lt=end, end__gt=start)
+    suspect_ids = sorted(covered.values_list("id", flat=True))
+    covered.update(state=DeidSuspect.State.MARKED, finding=finding)
     _render(note, raw)
     note.save(update_fields=["deid_text", "deid_shingles", "risk_score"])
     audit_record(
         action=Action.NOTE_SPAN_MARKED, actor=by, obj=note, request=request,
         detail={
             "finding": finding.id, "start": start, "end": end, "category": category,
-            "reviewer_action": "added", "merged": merged,
+            "reviewer_action": "added", "merged": merged, "suspects": suspect_ids,
         },
     )  # fmt: skip
     return finding
+
+
+# The category a suspect becomes when the reviewer turns it into a finding with one key.
+SUSPECT_CATEGORY = {"unknown_word": "NAME", "after_speaking": "NAME", "bare_number": "ID"}
+
+
+def _pending_suspect(suspect: DeidSuspect, doing: str) -> tuple[ClinicalNote, DeidSuspect]:
+    note = _locked(suspect.note)
+    _require_pending(note, doing)
+    suspect = DeidSuspect.objects.select_for_update().get(id=suspect.id, note=note)
+    if suspect.state != DeidSuspect.State.UNREVIEWED:
+        raise ValidationError(f"This word was checked already ({suspect.get_state_display()}).")
+    return note, suspect
+
+
+@transaction.atomic
+def note_mark_suspect(
+    *,
+    suspect: DeidSuspect,
+    by: User,
+    category: str = "",
+    request: HttpRequest | None = None,
+) -> DeidFinding:
+    """Turn a suspect into a finding (redacted like any other) through note_mark_span."""
+    _require_handler(by)
+    note, suspect = _pending_suspect(suspect, "words are checked on")
+    category = category or SUSPECT_CATEGORY.get(suspect.reason, "NAME")
+    return note_mark_span(
+        note=note, start=suspect.start, end=suspect.end, category=category, by=by,
+        request=request,
+    )  # fmt: skip
+
+
+@transaction.atomic
+def note_dismiss_suspect(
+    *, suspect: DeidSuspect, by: User, request: HttpRequest | None = None
+) -> DeidSuspect:
+    """The reviewer looked at a suspect and it is not PHI: it stays as it is in the text."""
+    _require_handler(by)
+    note, suspect = _pending_suspect(suspect, "words are checked on")
+    suspect.state = DeidSuspect.State.DISMISSED
+    suspect.save(update_fields=["state"])
+    audit_record(
+        action=Action.NOTE_SUSPECT_DISMISSED, actor=by, obj=note, request=request,
+        detail={
+            "suspect": suspect.id, "start": suspect.start, "end": suspect.end,
+            "reason": suspect.reason,
+        },
+    )  # fmt: skip
+    return suspect
+
+
+def suspect_counts(note: ClinicalNote) -> dict[str, int]:
+    """How many suspects the note has in each state (and in all), for the screen and audit."""
+    counts = dict.fromkeys(DeidSuspect.State.values, 0)
+    for suspect in note.suspects.all():
+        counts[suspect.state] += 1
+    counts["total"] = sum(counts.values())
+    return counts
+
+
+def to_check_text(n: int) -> str:
+    return f"{n} word{'' if n == 1 else 's'} still to check"
 
 
 @transaction.atomic
@@ -354,12 +438,25 @@ def note_approve(
         raise ValidationError(
             "This note was withheld (de-identification did not finish): re-run it or reject it."
         )
+    suspects = suspect_counts(note)
+    if suspects[DeidSuspect.State.UNREVIEWED]:
+        raise ValidationError(
+            f"{to_check_text(suspects[DeidSuspect.State.UNREVIEWED])}: mark each word the "
+            "engine was unsure of as PHI, or dismiss it, before approving."
+        )
     note.status, note.raw_encrypted = ClinicalNote.Status.APPROVED, ""
     note.reviewed_by, note.reviewed_at = by, timezone.now()
     note.save(update_fields=["status", "raw_encrypted", "reviewed_by", "reviewed_at"])
     audit_record(
         action=Action.NOTE_APPROVED, actor=by, obj=note, request=request,
-        detail={"findings": note.findings.exclude(reviewer_action="removed").count()},
+        detail={
+            "findings": note.findings.exclude(reviewer_action="removed").count(),
+            "suspects": {
+                "total": suspects["total"],
+                "looked_at": suspects["dismissed"] + suspects["marked"],
+                "dismissed": suspects["dismissed"], "marked": suspects["marked"],
+            },
+        },
     )  # fmt: skip
     from compliance.tasks import note_embed_task
 

@@ -1,6 +1,7 @@
 """Two compliance officers in a real browser: one pastes a clinical note, the other reviews the
-highlighted findings beside the raw text, marks a missed word and approves. The uploader is
-never offered the decision."""
+highlighted findings beside the raw text, marks a missed word, checks the words the engine was
+unsure of with the keyboard (approval waits for them) and approves. The uploader is never
+offered the decision."""
 
 import time
 from pathlib import Path
@@ -27,7 +28,7 @@ NOTE = (
     "Patient Walter Okafor (MRN 55129034) was seen on 03/14/2023 at Lakeside Regional Medical "
     "Center.\nHe is a retired welder and lives in Dunmore with his wife Hope.\n"
     "Daughter Adaeze can be reached at 570-555-0142. Plan: sertraline 50 mg daily, BP 128/82.\n"
-    "Nickname on the ward: Tiger."
+    "Nickname on the ward: Tiger.\nCase manager spoke with Zorblat; callback code 40718."
 )
 
 
@@ -90,8 +91,33 @@ def test_paste_review_mark_and_approve(browser, live_server, celery_worker_proce
         )
         assert note.findings.filter(detector="reviewer").count() == 1
     assert "Tiger" not in review.inner_text("#deid-text")
+
+    # Words the engine was unsure of: their own colour, a count, one key each.
+    assert review.locator("#raw-text mark.suspect").count() == 2
+    assert "2 words to check" in review.inner_text("#suspect-count")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     review.screenshot(path=str(SCREENSHOTS / "clinical-review.png"), full_page=True)
+    review.locator("#raw-text mark.suspect").first.focus()
+    review.keyboard.press("f")  # "Zorblat" becomes a finding
+    review.wait_for_function(
+        "document.querySelector('#suspect-count').innerText.includes('1 word to check')"
+    )
+    assert "Zorblat" not in review.inner_text("#deid-text")
+    zorblat = NOTE.index("Zorblat")
+    assert note.findings.filter(start=zorblat, detector="reviewer").exists()
+
+    review.click("button:has-text('Approve')")  # refused: one word is still to check
+    assert "1 word still to check" in review.inner_text("main")
+    note.refresh_from_db()
+    assert note.status == ClinicalNote.Status.PENDING
+    review.go_back()
+    review.reload()
+    review.locator("#raw-text mark.suspect").first.focus()
+    review.keyboard.press("d")  # the pager number: dismissed here, to show the other key
+    review.wait_for_function(
+        "document.querySelector('#suspect-count').innerText.includes('All 2 words checked')"
+    )
+    assert review.locator("#raw-text mark.suspect").count() == 0
 
     review.click("button:has-text('Approve')")
     review.wait_for_selector("text=approved; its raw text is purged")
