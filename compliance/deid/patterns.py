@@ -34,12 +34,15 @@ DATE_RES = [
     # 2021-03-04, 2021/3/4
     re.compile(r"(?<![\d/.-])(?:19|20)\d{2}([-/.])\d{1,2}\1\d{1,2}(?![\d/-])"),
     # 3/4/2021, 03-04-21, 3.4.21
-    re.compile(r"(?<![\d/.-])\d{1,2}([-/.])\d{1,2}\1(?:\d{4}|\d{2})(?![\d/-]|\.\d)"),
+    re.compile(r"(?<![\d/.])(?<!\d-)\d{1,2}([-/.])\d{1,2}\1(?:\d{4}|\d{2})(?![\d/-]|\.\d)"),
     # 3/2021
     re.compile(r"(?<![\d/.-])(?:0?[1-9]|1[0-2])/(?:19|20)\d{2}(?![\d/-])"),
     re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b", re.I),
     re.compile(r"\b(?:" + "|".join(re.escape(h) for h in HOLIDAYS) + r")\b", re.I),
     re.compile(r"\bbirthday\b", re.I),
+    # a year written short in a history list: "CABG '92", "'09 PTCA", "repair in 14'"
+    re.compile(r"(?<![\w'’])['’]\d{2}(?![\w'’]|\.\d)"),
+    re.compile(r"(?<![\w'’./-])\d{2}['’](?![\w'’\d])"),
 ]
 _MAY_RE = re.compile(
     r"\b(?:early|mid|late|in|since|until|by|during|last|next|this|of|from)[\s-](May|MAY)\b", re.I
@@ -48,7 +51,10 @@ _FULL_MONTH = re.compile(
     r"\b(?:January|February|March|April|June|July|August|September|October|November|December"
     r"|JANUARY|FEBRUARY|MARCH|APRIL|JUNE|JULY|AUGUST|SEPTEMBER|OCTOBER|NOVEMBER|DECEMBER)\b"
 )
-_MONTH_DAY = re.compile(r"(?<![\d/.,-])(\d{1,2})/(\d{1,2})(?![\d/%]|\.\d)")
+# m/d, and m/yy in history lists ("echo 8/87"); a hyphen before is a word's ("TOXICITY-9/2")
+_MONTH_DAY = re.compile(r"(?<![\d/,])(?<!\d[.-])(\d{1,2})/(\d{1,2})(?![\d/%]|\.\d)")
+# A year alone, 1960-1999: never a clock time (no minute past 59), unlike 2015 or 1930.
+_BARE_YEAR = re.compile(r"(?<![\d/.,:-])19[6-9]\d(?![\d/.,:-]|\s*(?:cc|ml|mg|mcg|units?|%|hrs?)\b)")
 _NOT_DATE_BEFORE = re.compile(
     r"(?:\bbp|b/p|blood pressure|pressure|\bpain|strength|power|motor|murmur|grade|score|scale"
     r"|ratio|reflex(?:es)?|dtrs?|gcs|apgar|rated?|\bx|\bout of|\bsbp|\bdbp|\bvision|acuity"
@@ -58,10 +64,11 @@ _NOT_DATE_BEFORE = re.compile(
 )
 _NOT_DATE_AFTER = re.compile(
     r"^\s*(?:mm\s*hg|mmhg|pain|strength|murmur|systolic|diastolic|bilat|throughout|in all|of\b"
-    r"|tabs?\b|tablets?\b|dose|power|score|scale|on the|at rest|with|sec|min|\(|cm|mm|mg|ml"
-    r"|%|x\b|times|power|in\b|motor|reflex|->|→)",
+    r"|tabs?\b|tablets?\b|dose|power|score|scale|on the|at rest|sec|min|\(|cm|mm|mg|ml"
+    r"|%|x\b|times|power|motor|reflex|up\b|->|→)",
     re.I,
 )
+_FRACTIONS = {(1, 2), (1, 3), (1, 4), (2, 3), (3, 4)}
 _DATE_CUE_BEFORE = re.compile(
     r"(?:\bon|\bsince|\bfrom|\buntil|\bdated?|\bdob|\badmitted|\bdischarged|\bseen|\bvisit"
     r"|\bthrough|\bby|\bbefore|\bafter|\bsurgery|\bdos|\bdoa)\s*:?\s*$",
@@ -131,6 +138,14 @@ PHONE_CUE = re.compile(
     re.I,
 )
 PHONE_BARE_RE = re.compile(r"(?<![\w.-])\d{10}(?![\w-])")
+# Free formats people type: "201/324/1423", "212- 476- 8356", "617 / 555 / 0142".
+PHONE_LOOSE_RE = re.compile(
+    r"(?<![\w/.-])\(?\d{3}\)?\s?[-/.]\s?\d{3}\s?[-/.]\s?\d{4}(?![\w/-]|\.\d)"
+)
+# A pager number is a bare 4-6 digits after its cue: "Pager: #54321", "PG 33445", "pgr 27190".
+PAGER_RE = re.compile(
+    r"\b(?:pager|pgr|pg|beeper|bpr)\b\s*[.:#]*\s*(?:#|no\.?|number)?\s*(\d{4,6})\b", re.I
+)
 FAX_CUE = re.compile(
     r"(?:\bfax|\bfacsimile|\bf\s*[:#.]|\bfx\s*[:#.]?)[^\n\d]{0,15}$",
     re.I,
@@ -239,8 +254,27 @@ CONTEXT_IDS: list[tuple[str, re.Pattern[str]]] = [
     ),
 ]
 _ID_LOOKS_LIKE_UNIT = re.compile(
-    r"^\d{1,5}(?:\.\d+)?(?:mg|mcg|ml|g|kg|lb|lbs|cm|mm|units?|mmhg|%|bpm|hrs?|h|min|mins)$", re.I
+    r"^\d{1,5}(?:\.\d+)?(?:mg|mcg|mcgs|ml|cc|l|g|gm|kg|lb|lbs|cm|mm|units?|u|mmhg|%|bpm|hrs?|h|min"
+    r"|mins|mph|mphr|meq|mmol|ips|peep|psv|ps|fio2|lpm|am|pm|x)$",
+    re.I,
 )
+_RANGE = re.compile(r"^(\d{1,4})-{1,2}(\d{1,4})(?:[a-z]{1,4}|'?s)?$", re.I)
+# A reading, not a number anyone is known by: "temp 99po", "hr 101", "o2 sat 98%".
+_READING = re.compile(r"^\d{1,3}(?:[.,]\d+(?:[a-z]{1,3}|%)?|[a-z]{1,3}|%)$", re.I)
+
+
+def _a_range(value: str) -> bool:
+    """'98-100', '272-359', '1300-1800': readings or clock times from-to, not an identifier.
+    Two 4-digit groups are a range only when both are clock times ('4021-3388' is an ID)."""
+    m = _RANGE.match(value)
+    if not m:
+        return False
+    low, high = m.groups()
+    if len(low) < 4 or len(high) < 4:
+        return True
+    return all(int(v[:2]) <= 24 and int(v[2:]) < 60 for v in (low, high))
+
+
 DEA_RE = re.compile(r"\b[A-Z][A-Z9]\d{7}\b")
 VIN_RE = re.compile(
     r"\b(?=[A-HJ-NPR-Z0-9]{0,16}\d)(?=[A-HJ-NPR-Z0-9]{0,16}[A-HJ-NPR-Z])"
@@ -335,16 +369,24 @@ def find_dates(text: str, add: Add, deadline: Deadline) -> None:
         add(m.start(), m.end(), "DATE", confidence=0.8)
     for m in _MONTH_DAY.finditer(text):
         month, day = int(m.group(1)), int(m.group(2))
-        if not (1 <= month <= 12 and 1 <= day <= 31):
+        month_year = len(m.group(2)) == 2 and day > 31  # "8/87": no day is 87
+        if not (1 <= month <= 12 and (1 <= day <= 31 or month_year)):
             continue
         before = text[max(0, m.start() - 30) : m.start()]
         after = text[m.end() : m.end() + 15]
+        if (month, day) in _FRACTIONS and not _DATE_CUE_BEFORE.search(before):
+            continue  # "rales 1/3 up", "crackles 1/2 way": a fraction
         if _DATE_CUE_BEFORE.search(before) or not (
             _NOT_DATE_BEFORE.search(before) or _NOT_DATE_AFTER.match(after)
         ):
             add(m.start(), m.end(), "DATE", confidence=0.85)
     for m in _ORDINAL_DAY.finditer(text):
         add(m.start(1), m.end(1), "DATE")
+    for m in _BARE_YEAR.finditer(text):
+        before = text[max(0, m.start() - 30) : m.start()]
+        quoted = re.search(r"['\"“‘][^'\"”’\n]{0,40}$", before)  # a tattoo's 'MOM 1972': an ID
+        if not (quoted or _NOT_DATE_BEFORE.search(before)):
+            add(m.start(), m.end(), "DATE", confidence=0.8)
     deadline.check()
 
 
@@ -370,9 +412,11 @@ def find_contact(text: str, add: Add, deadline: Deadline) -> None:
         before = text[max(0, start - 25) : start]
         add(start, end, "FAX" if FAX_CUE.search(before) else "PHONE", confidence=confidence)
 
-    for rx in (PHONE_RE, PHONE_INTL_RE):
+    for rx in (PHONE_RE, PHONE_INTL_RE, PHONE_LOOSE_RE):
         for m in rx.finditer(text):
             phone(m.start(), m.end())
+    for m in PAGER_RE.finditer(text):
+        phone(m.start(1), m.end(1), 0.9)
     for rx in (PHONE_LOCAL_RE, PHONE_BARE_RE):
         for m in rx.finditer(text):
             if PHONE_CUE.search(text[max(0, m.start() - 20) : m.start()]):
@@ -461,6 +505,8 @@ def find_numbers(text: str, add: Add, deadline: Deadline) -> None:
             value = text[start:end]
             if not any(ch.isdigit() for ch in value) or _ID_LOOKS_LIKE_UNIT.match(value):
                 continue
+            if _READING.match(value) or re.fullmatch(r"\d{1,3}-\d{1,3}%?", value):
+                continue  # "ID-afebrile temp 97-98%", "CARD-- HR 44-60": a section, then readings
             if label == "ID" and len(value) < 3:
                 continue
             add(start, end, label, detector="context", confidence=0.9)
@@ -481,7 +527,12 @@ def find_numbers(text: str, add: Add, deadline: Deadline) -> None:
     for m in GENERIC_ID_RE.finditer(text):
         value = m.group()
         digits = sum(ch.isdigit() for ch in value)
-        if digits >= 4 and not _LOINC_OR_ICD.match(value) and not _ID_LOOKS_LIKE_UNIT.match(value):
+        if (
+            digits >= 4
+            and not _LOINC_OR_ICD.match(value)
+            and not _ID_LOOKS_LIKE_UNIT.match(value)
+            and not _a_range(value)
+        ):
             add(m.start(), m.end(), "ID", confidence=0.6)
     deadline.check()
 

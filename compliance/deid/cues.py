@@ -1,0 +1,310 @@
+"""Layer 3b: names and places as nurses write them, without the capitals the other layers need.
+
+Real notes say "dr healey aware", "q. lander rrt", "mary souza", "transferred to gh", "taken to
+kernan hosp" and "on quartermain 2". Each rule here is a cue, not a list of names: a doctor's
+title, a credential ending a signature, a given name before an unknown word, a transfer verb, a
+hospital word, a ward number. "Unknown" means outside everyday English (lexicon.english_words),
+the clinical words, the medical safelist and the care units: a word a dictionary cannot place
+is what a cue turns into PHI. A place found once is a place wherever it recurs in the note.
+"""
+
+from __future__ import annotations
+
+import re
+
+from . import lexicon as lx
+from .spans import Deadline, Span
+
+# What follows "dr" without being a name: "dr aware", "dr notified", "drs and nurses".
+_NOT_AFTER_TITLE = lx.section("not_after_title")
+_DOCTOR = frozenset(["dr", "drs", "doctor", "doctors"])
+_PERSON_TITLES = _DOCTOR | frozenset(["mr", "mrs", "ms", "miss"])
+_CREDENTIAL = re.compile(
+    r"(?i)\b(?:rrt|rn|bsn(?:/rn)?|np|lcsw|licsw|licws|msw|lpn|cna|crna|rd|slp|otr|rph|pharmd"
+    r"|md|pa-c)\b(?=[ \t]*(?:$|\n|,|into\b|in\b|aware\b|notified\b|to see\b|at bedside\b))"
+)
+_MOVE_CUE = re.compile(
+    r"(?i)\b(?:transfer(?:r?ed)?|trans|xfer(?:r?ed)?|admit(?:ted)?|adm|readmitted|brought|taken"
+    r"|sent|med-?flighted|medflighted|flown|arrived|came|referred|followed|seen"
+    r"|rec(?:ie|ei)ved|returned|retired|works?|worked|working|employed"
+    r"|transported|transfered|dc'?d|discharged|accepted|arrival|enroute|en route)"
+    r"\s+(?:(?:in|back|over|up|out)\s+)?(?:to|into|at|from|by|@)\s+(?:the\s+)?"
+)
+_LIVING_CUE = re.compile(
+    r"(?i)\b(?:lives?(?:\s+alone|\s+together)?|living|resides?|residing|moved|home)\s+(?:in|at|to)\s+"
+)
+_WARD_CUE = re.compile(r"(?i)(?:\b(?:to|from|at|plan:?)|@)\s+$")
+_ON_WARD_CUE = re.compile(r"(?i)\b(?:on|in)\s+$")  # "on quartermain 6"; but "on simv 18"
+_HOSPITAL_WORD = re.compile(
+    r"(?i)\b(?:hosp(?:ital)?|memorial|medical\s+cent(?:er|re)|med\s+cent(?:er|re)|campus"
+    r"|infirmary|general)\b"
+)
+# A ward number ends the phrase: not a dose ("on dopa 7.9", "captopril 6.25 tid", "cpap 20/10").
+_WARD_NUMBER = re.compile(
+    r"\s?(\d{1,2})(?![\w/:-]|\.\d)(?!\s*(?:u|units?|mg|mcg|mcgs|ml|cc|l|lpm|%|hr|hrs|min|x|times"
+    r"|mmhg|bpm|breaths|tid|bid|qd|qid|prn|am|pm)\b)(?!\s*\+)",
+    re.I,
+)
+_JOINERS = {" ", "-", " - "}
+# Who a name follows in a note: "psych nurse leslie kiezulas", "case manager marta", "sw anne".
+_ROLES = lx.section("titles") | frozenset(["manager", "worker", "sw", "cm", "chaplain", "rn"])
+_UNIT_AFTER_PLACE = frozenset(["er", "ed", "ew", "cath", "icu", "micu", "ccu", "sicu", "or", "ir"])
+_PLACE_BEFORE = re.compile(r"(?i)(?:\b(?:to|at|from|in)|@)\s+$")
+_SAINT = re.compile(
+    r"(?:\b(?:to|at|from|in|by)|@)\s+((?:St\.?|ST\.?|Saint|SAINT)\s+[A-Z][\w'’]*\.?)"
+)
+
+
+_unknown = lx.unknown_word
+
+
+def find_cued(text: str, toks: list, deadline: Deadline) -> list[Span]:
+    """NAME and LOCATION spans from the cues above; `toks` from context.tokenize."""
+    names: set[int] = set()  # token indexes
+    _title_names(text, toks, names)
+    _signature_names(text, toks, names)
+    _given_then_unknown(text, toks, names)
+    _initial_names(text, toks, names)
+    deadline.check()
+    places: list[tuple[int, int]] = []
+    _moved_places(text, toks, places)
+    _hospital_places(text, toks, places)
+    _ward_places(text, toks, places)
+    deadline.check()
+    places += _recurring(text, toks, places)
+    spans = [Span(toks[i].start, toks[i].end, "NAME", "context", 0.75) for i in sorted(names)]
+    spans += [Span(start, end, "LOCATION", "context", 0.7) for start, end in places]
+    return spans
+
+
+def _gap(text: str, a: object, b: object) -> str:
+    return text[a.end : b.start]
+
+
+def _title_names(text: str, toks: list, names: set[int]) -> None:
+    """'dr healey', 'dr. john bowman', 'dr williams-nuzzo', 'Dr. o rourke', 'drs x and y'."""
+    for i, t in enumerate(toks[:-1]):
+        if t.fold not in _PERSON_TITLES:
+            continue
+        j = i + 1
+        gap = _gap(text, t, toks[j])
+        if len(gap) > 2 or "\n" in gap or gap.strip(" .") or toks[j].fold in _NOT_AFTER_TITLE:
+            continue
+        if t.fold not in _DOCTOR and not (_unknown(toks[j].fold) or toks[j].fold in lx.all_names()):
+            continue  # "mrs. jones" yes; "ms aware", "mr comfortable" no
+        names.add(j)
+        # the rest of the name: a particle, a hyphen, a family name after a given name
+        for k in (j + 1, j + 2):
+            if k >= len(toks) or _gap(text, toks[k - 1], toks[k]) not in _JOINERS | {". "}:
+                break
+            fold = toks[k].fold
+            joined = _gap(text, toks[k - 1], toks[k]) == "-" or toks[k - 1].fold in lx.section(
+                "name_particles"
+            ) | {"o"}
+            if fold in _NOT_AFTER_TITLE or not (joined or _unknown(fold) or fold in lx.all_names()):
+                break
+            if not joined and fold in lx.common_words():
+                break
+            names.add(k)
+        if t.fold == "drs":  # "Drs Ferullo and Saeed"
+            k = max(names) + 1
+            if k + 1 < len(toks) and toks[k].fold == "and":
+                names.add(k + 1)
+
+
+def _signature_names(text: str, toks: list, names: set[int]) -> None:
+    """'q. lander rrt', 'barbara j. parrilli bsn/rn', 'florencia cooke np into eval'."""
+    ends = {t.end: i for i, t in enumerate(toks)}
+    for m in _CREDENTIAL.finditer(text):
+        i = ends.get(m.start() - 1) if text[m.start() - 1 : m.start()] == " " else None
+        found: list[int] = []
+        while i is not None and len(found) < 3:
+            t = toks[i]
+            initial = len(t.word) == 1 and text[t.end : t.end + 1] == "."
+            if not (initial or _unknown(t.fold) or t.fold in lx.all_names()):
+                break
+            if t.fold in _NOT_AFTER_TITLE or (
+                t.fold in lx.common_words() and t.fold not in lx.given_names()
+            ):
+                break
+            found.append(i)
+            gap = _gap(text, toks[i - 1], t) if i else "\n"
+            i = i - 1 if gap in (" ", ". ") else None
+        if any(len(toks[k].word) > 1 for k in found):
+            names.update(found)
+
+
+def _given_then_unknown(text: str, toks: list, names: set[int]) -> None:
+    """'mary souza aware', 'leslie kiezulas', 'BEA TURA AWARE': a given name, in lower case or
+    in an all-caps run, then a word no dictionary places (or a family name)."""
+    given, family = lx.given_names(), lx.family_names()
+    ambiguous = frozenset(lx.AMBIGUOUS_NAMES) | lx.common_words()
+    for i, t in enumerate(toks[:-1]):
+        nxt = toks[i + 1]
+        if t.word[:1].isupper() and not t.word.isupper():
+            continue  # capitalised: the dictionary layer's case
+        if t.fold not in given or t.fold in ambiguous or len(t.fold) < 3:
+            continue
+        if _gap(text, t, nxt) != " " or nxt.word[:1].isupper() != t.word[:1].isupper():
+            continue
+        if nxt.fold in lx.common_words() or nxt.fold in lx.safelist():
+            continue
+        third = toks[i + 2] if i + 2 < len(toks) else None
+        three = nxt.fold in given and third is not None and _gap(text, nxt, third) == " "
+        if three and (_unknown(third.fold) or third.fold in family):
+            names.update((i, i + 1, i + 2))  # "mary theresa kondouli"
+            continue
+        role = i > 0 and toks[i - 1].fold in _ROLES and _gap(text, toks[i - 1], t) == " "
+        if t.fold in lx.english_words() and not role:  # "tan secretions", "neo gtt"
+            if nxt.fold in family:
+                names.update((i, i + 1))
+            continue
+        if _unknown(nxt.fold) or nxt.fold in family:
+            names.update((i, i + 1))
+
+
+_PER_INITIAL = re.compile(r"(?i)\b(?:per|by|with|from)\s+([a-z])\.?\s+([a-z][\w'’-]{2,30})\b")
+_IS_A_AGE = re.compile(
+    r"(?im)^[ \t]*([a-z][\w'’-]+(?:[ \t]+[a-z][\w'’-]+){0,2})[ \t]+is[ \t]+an?[ \t]+\d{1,3}[ \t]*"
+    r"(?:y/?o|yr|year|y\.o\.)"
+)
+
+
+def _initial_names(text: str, toks: list, names: set[int]) -> None:
+    """'nsg (d. renna and j. o'brien)': an initial with its period, then an unknown word, in
+    lower case (an all-caps "R. FEMORAL" is a side, not a person)."""
+    for i, t in enumerate(toks[:-1]):
+        if len(t.word) != 1 or text[t.end : t.end + 2] != ". " or toks[i + 1].start != t.end + 2:
+            continue
+        if t.start and text[t.start - 1] not in " \t\n(":
+            continue
+        if not toks[i + 1].word.islower():
+            continue
+        nxt = toks[i + 1]
+        if _unknown(nxt.fold) and nxt.fold not in _NOT_AFTER_TITLE and len(nxt.fold) > 2:
+            names.update((i, i + 1))
+    starts = {t.start: i for i, t in enumerate(toks)}
+    for m in _PER_INITIAL.finditer(text):  # "per d ross": an initial without its period
+        i, k = starts.get(m.start(1)), starts.get(m.start(2))
+        fold = lx.fold(m.group(2))
+        if i is not None and k is not None and (_unknown(fold) or fold in lx.family_names()):
+            names.update((i, k))
+    for m in _IS_A_AGE.finditer(text):  # "lorrie morales is a 70 yr old female"
+        run = [starts[p.start() + m.start(1)] for p in re.finditer(r"\S+", m.group(1))]
+        folds = [toks[k].fold for k in run]
+        if any(f in lx.given_names() for f in folds) and not any(
+            f in _NOT_AFTER_TITLE for f in folds
+        ):
+            names.update(k for k, f in zip(run, folds, strict=True) if f not in lx.common_words())
+
+
+def _place_run(text: str, toks: list, i: int, *, limit: int = 3) -> list[int]:
+    """Up to `limit` tokens from toks[i], joined by single spaces, that name a place: every one
+    unknown, or the run ends in a hospital word ('sacred heart hospital')."""
+    run = [i]
+    while len(run) < limit and run[-1] + 1 < len(toks):
+        k = run[-1] + 1
+        if _gap(text, toks[k - 1], toks[k]) not in (" ", "-") or toks[k].fold in {"and", "for"}:
+            break
+        run.append(k)
+    for size in range(len(run), 0, -1):
+        part = run[:size]
+        if all(_unknown(toks[k].fold) for k in part):
+            return part
+    return []
+
+
+def _moved_places(text: str, toks: list, places: list[tuple[int, int]]) -> None:
+    """'transferred to gh', 'followed at gh by dr healey', 'lives in catonsville'."""
+    starts = {t.start: i for i, t in enumerate(toks)}
+    for cue in (_MOVE_CUE, _LIVING_CUE):
+        for m in cue.finditer(text):
+            i = starts.get(m.end())
+            if i is None:
+                continue
+            run = _place_run(text, toks, i, limit=2)
+            if not run and cue is _LIVING_CUE and _is_town(toks[i].fold):
+                run = [i]  # "lives in rome"
+            if run:
+                places.append((toks[run[0]].start, _glued(text, toks[run[-1]].end)))
+    # "to gh er", "at GH cath lab": a word no dictionary places, then a unit of a hospital
+    for i, t in enumerate(toks[:-1]):
+        nxt = toks[i + 1]
+        if not (_unknown(t.fold) and 2 <= len(t.fold) <= 5 and nxt.fold in _UNIT_AFTER_PLACE):
+            continue
+        if _gap(text, t, nxt) == " " and _PLACE_BEFORE.search(text[max(0, t.start - 12) : t.start]):
+            places.append((t.start, t.end))
+    # "Was accepted by St. Agnes", "had a bed @ St A.", "in St Mary hospital"
+    for m in _SAINT.finditer(text):
+        places.append((m.start(1), m.end(1)))
+
+
+def _is_town(fold: str) -> bool:
+    """A town is PHI; a state is not (Safe Harbor keeps states)."""
+    return fold in lx.cities() and fold not in lx.states_folded()
+
+
+def _hospital_places(text: str, toks: list, places: list[tuple[int, int]]) -> None:
+    """'kernan hosp', 'reisterstown hospital', 'sacred heart hospital', 'harford memorial',
+    'university of maryland hospital': the words before a hospital word, back to a cue word."""
+    ends = {t.end: i for i, t in enumerate(toks)}
+    stop = lx.section("lead_stop") | lx.section("care_units")
+    for m in _HOSPITAL_WORD.finditer(text):
+        i = ends.get(m.start() - 1) if text[m.start() - 1 : m.start()] == " " else None
+        run: list[int] = []
+        while i is not None and len(run) < 4:
+            t = toks[i]
+            if t.fold in stop and not (t.fold == "of" and run):
+                break
+            if t.fold in lx.safelist():
+                break
+            run.insert(0, i)
+            gap = _gap(text, toks[i - 1], t) if i else "\n"
+            i = i - 1 if gap == " " else None
+        # everyday words ("sacred heart hospital") only right after "to", "at", "(" …
+        cued = run and _PLACE_BEFORE.search(
+            text[max(0, toks[run[0]].start - 8) : toks[run[0]].start]
+        )
+        cued = cued or (run and text[toks[run[0]].start - 1 : toks[run[0]].start] == "(")
+        if not cued:
+            while run and toks[run[0]].fold in lx.common_words():
+                run.pop(0)
+        while run and toks[run[0]].fold == "of":
+            run.pop(0)
+        # "kernan hosp": the name is PHI, the generic word not; "harford memorial": both
+        generic = re.match(r"(?i)hosp|medical|med\b|campus", m.group())
+        end = toks[run[-1]].end if run and generic else m.end()
+        named = any(_unknown(toks[k].fold) or toks[k].word[:1].isupper() for k in run)
+        if run and (named or generic or cued):
+            places.append((toks[run[0]].start, end))
+
+
+def _ward_places(text: str, toks: list, places: list[tuple[int, int]]) -> None:
+    """'to quartermain 2', 'on QUARTERMAIN 6', 'transfer to quartermain2': an unknown word
+    with a ward number, after a word of place."""
+    for t in toks:
+        if not _unknown(t.fold) or len(t.fold) < 4:
+            continue
+        before = text[max(0, t.start - 6) : t.start]
+        if not (_WARD_CUE.search(before) or (len(t.fold) >= 6 and _ON_WARD_CUE.search(before))):
+            continue
+        number = _WARD_NUMBER.match(text, t.end)
+        if number:
+            places.append((t.start, number.end() if number.group()[0].isdigit() else t.end))
+
+
+def _glued(text: str, end: int) -> int:
+    """A ward number glued to the place ('quartermain2') belongs to it."""
+    number = re.compile(r"\d{1,2}\b").match(text, end)
+    return number.end() if number else end
+
+
+def _recurring(text: str, toks: list, places: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Every other occurrence, in any case, of an unknown word already found as a place."""
+    found = {
+        t.fold
+        for t in toks
+        for start, end in places
+        if start <= t.start and t.end <= end and _unknown(t.fold)
+    }
+    return [(t.start, t.end) for t in toks if t.fold in found]

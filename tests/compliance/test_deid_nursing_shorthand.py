@@ -1,0 +1,130 @@
+"""The leak classes found on real nursing notes, each with made-up text: lower-case titles and
+names, signatures with lower-case credentials, places named by a transfer cue or a ward number,
+free-format phones and pagers, history-list dates; and the clinical words that must stay."""
+
+import pytest
+
+from compliance.deid import find_spans
+
+
+def redacted(text: str) -> set[str]:
+    return {text[s.start : s.end] for s in find_spans(text, time_limit=None, use_ner=False)}
+
+
+def covered(text: str, word: str) -> bool:
+    start = text.index(word)
+    return any(
+        s.start <= start and start + len(word) <= s.end
+        for s in find_spans(text, time_limit=None, use_ner=False)
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "phi"),
+    [
+        ("pt seen, dr hollinrake aware of k+ 3.1", ["hollinrake"]),
+        ("dr white aware. plan unchanged", ["white"]),
+        ("family meeting, spoke with dr young re plan", ["young"]),
+        ("elevated lfts. pt of dr. paul hardwicke.", ["paul", "hardwicke"]),
+        ("wean per dr okonkwo-bale tonight", ["okonkwo", "bale"]),
+        ("Dr. o roarty and Dr. Vellacott in room", ["roarty", "Vellacott"]),
+        ("mrs. ana quillfeather called for update", ["quillfeather"]),
+    ],
+)
+def test_a_name_after_a_lower_case_title_is_found(text: str, phi: list[str]) -> None:
+    for word in phi:
+        assert covered(text, word), (word, redacted(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "phi"),
+    [
+        ("nebs given, all is well at this time. k. marrowby rrt\n", ["k", "marrowby"]),
+        ("skin intact.\n  delphine j. orsatti bsn/rn\n", ["delphine", "orsatti"]),
+        ("wound looks clean. rosalind cavendale np into eval", ["rosalind", "cavendale"]),
+    ],
+)
+def test_a_signature_with_a_lower_case_credential_is_found(text: str, phi: list[str]) -> None:
+    for word in phi:
+        assert covered(text, word), (word, redacted(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "phi"),
+    [
+        ("HOUSE STAFF marisol pellegrinetti AWARE of pressures", ["marisol", "pellegrinetti"]),
+        ("valuables counted by nsg (d. quarrendon and j. ashdale).", ["quarrendon", "ashdale"]),
+    ],
+)
+def test_a_name_without_capitals_after_a_given_name_or_an_initial(text: str, phi: list[str]):
+    for word in phi:
+        assert covered(text, word), (word, redacted(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "phi"),
+    [
+        ("mi ruled in, transferred to KMC for cath", ["KMC"]),
+        ("911 called and pt taken to brackendale hosp.", ["brackendale"]),
+        ("social: married, lives in millbrookton, husband aware", ["millbrookton"]),
+        ("plan: transfer to kellerwick 4 when bed available", ["kellerwick"]),
+        ("RESP DISTRESS ON KELLERWICK 6; CODE CALLED", ["KELLERWICK"]),
+        ("she went to bellhaven hospital by ambulance", ["bellhaven"]),
+    ],
+)
+def test_a_place_named_by_a_cue_is_found(text: str, phi: list[str]) -> None:
+    for word in phi:
+        assert covered(text, word), (word, redacted(text))
+
+
+def test_a_place_found_once_is_found_wherever_it_recurs() -> None:
+    text = "transferred to QX for cath. at QX the team placed a stent. qx to call family."
+    found = [text[s.start : s.end] for s in find_spans(text, time_limit=None, use_ner=False)]
+    assert found.count("QX") == 2 and "qx" in found
+    assert not redacted("qx to call family.")  # alone, two letters say nothing
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("wife (201/324/1423) confirms the story", "201/324/1423"),
+        ("dtr Frances- 212- 476- 8356.", "212- 476- 8356"),
+        ("Pager: #40718  Time 3:15pm", "40718"),
+        ("WILL F/U IN 1-2 DAYS. PG 27190", "27190"),
+    ],
+)
+def test_phones_and_pagers_in_free_formats_are_found(text: str, phone: str) -> None:
+    assert covered(text, phone), redacted(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "date"),
+    [
+        ("CABG '92, all grafts occluded. echo 8/87 showing EF 20%", "8/87"),
+        ("RENAL INSUFFICIENCY. DIGOXIN TOXICITY-4/1/93. NKDA", "4/1/93"),
+        ("DM TYPE 2; CAD 8/84; HTN", "8/84"),
+        ("creatinine up to 2.3 (1.6) 10/15 with poor u/o", "10/15"),
+        ("last cx 3/23 in am", "3/23"),
+    ],
+)
+def test_history_list_dates_are_found(text: str, date: str) -> None:
+    assert covered(text, date), redacted(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("Foley catheter draining clear yellow urine", "Foley"),
+        ("rales 1/3 up bilaterally", "1/3"),
+        ("bp stable on dopa 7.9 mcg/kg/min", "dopa"),
+        ("remains on simv 18 with rr 20", "simv"),
+        ("suctioned for thick tan secretions", "tan"),
+        ("plan to wean over to neo gtt", "neo"),
+        ("cx grew s. aureus, on vanco", "aureus"),
+        ("transferred to the micu from the ed", "micu"),
+        ("pt seen by psych today", "psych"),
+        ("R. FEMORAL line d/c'd", "FEMORAL"),
+    ],
+)
+def test_clinical_words_next_to_the_same_cues_stay(text: str, kept: str) -> None:
+    assert not covered(text, kept), redacted(text)
