@@ -271,6 +271,8 @@ MAX_NOTE_CHARS = env_int("BLOGLLM_MAX_NOTE_CHARS", 1_000_000, minimum=1)
 DEID_TIME_LIMIT = env_int("BLOGLLM_DEID_TIME_LIMIT", 10, minimum=1)
 DEID_RERUN_TIME_LIMIT = env_int("BLOGLLM_DEID_RERUN_TIME_LIMIT", 6 * DEID_TIME_LIMIT, minimum=1)
 DEID_MODE = env_str("BLOGLLM_DEID_MODE", "surrogate")  # or "placeholder": [NAME], [DATE], …
+# BLOGLLM_DEID_LEARNED=1 adds the learned layer; the engine reads it itself, since it runs outside
+# Django too (compliance/deid/learned.py).
 if DEID_MODE not in ("surrogate", "placeholder"):
     raise ImproperlyConfigured('BLOGLLM_DEID_MODE must be "surrogate" or "placeholder".')
 
