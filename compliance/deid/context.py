@@ -53,6 +53,9 @@ _ORG_KEYS = (
     r"|Mill|Supply|Lumber|Brewing|Brewery|Winery|Ranch|Orchard|Resort|Hotel|Inn|Casino"
     r"|Airport|Depot|Shipyard|Outfitters|Fitness|Gym|Collective|Cannery|Quarry|Tavern|Grill"
     r"|HOA|LLP|PLLC|PC|Facility|Apartments|Condominiums|Prison|Jail|Penitentiary"
+    r"|Elementary|Preschool|Kindergarten|Seminary|Museum|Theat(?:er|re)|Zoo|Holdings|Ventures"
+    r"|Traders|Trading|Aerospace|Automotive|Laboratories|Electronics|Software|Contractors"
+    r"|Builders|Dealership|Cleaners|Distributors|Wholesale|Mart|Grocery|Supermarket|Telecom"
 )
 _NAMEISH = r"(?<![\w.])(?:St\.|ST\.|Saint|SAINT|[A-Z]\.|[A-Z][\w'’&-]{0,30}|O'[A-Z]\w{0,30})"
 HOSPITAL_RE = re.compile(
@@ -72,6 +75,30 @@ _WORKPLACE_CUE = re.compile(
     r"\b(?:works?|worked|working|employed|job|employee|retired|volunteers?|volunteering"
     r"|owns|owner|manager|laid off)\s+(?:at|for|by|with|from)\s+(?:the\s+)?"
     r"(?-i:((?:[A-Z][\w'’.&-]{0,30})(?:\s+(?:[A-Z][\w'’.&-]{0,30}|&|and|of)){0,4}))",
+    re.I,
+)
+# A role in an organisation, then the organisation: "husband CEO of ACME", "owner of Lark & Co",
+# "a cashier at Brightway" (a job from the professions list before "at"/"for").
+_ROLE_WORDS = (
+    r"ceo|cfo|coo|cto|cio|president|vice[\s-]president|vp|founder|co-?founder|owner|co-?owner"
+    r"|partner|director|manager|supervisor|foreman|chair(?:man|woman|person)|executive|employee"
+    r"|officer|principal|head|chief|proprietor|shareholder|board\s+member|intern|contractor"
+    r"|consultant|staff"
+)
+_ROLE_CUE = re.compile(
+    rf"\b(?:{_ROLE_WORDS})\s+(?:of|at|for|with)\s+(?:the\s+)?"
+    r"(?-i:((?:[A-Z][\w'’.&-]{0,30})(?:\s+(?:[A-Z][\w'’.&-]{0,30}|&|and|of)){0,4}))",
+    re.I,
+)
+_JOB_AT = re.compile(
+    r"\b([a-z][a-z-]{2,30})\s+(?:at|for)\s+(?:the\s+)?"
+    r"(?-i:((?:[A-Z][\w'’.&-]{0,30})(?:\s+(?:[A-Z][\w'’.&-]{0,30}|&|and|of)){0,4}))",
+    re.I,
+)
+# The same cues before a lower-case name that is in no dictionary: "works at brightway".
+_WORKPLACE_LOWER = re.compile(
+    r"\b(?:works?|worked|working|employed|employee|retired|owns|owner|ceo|president|founder"
+    r"|laid off|fired|job)\s+(?:at|for|by|from|of)\s+(?:the\s+)?([a-z][\w'’&-]{2,30})\b",
     re.I,
 )
 _EMPLOYER_CUE = re.compile(
@@ -442,13 +469,48 @@ def find_institutions(text: str, deadline: Deadline) -> list[Span]:
         (_WORKPLACE_CUE, "ORGANIZATION"),
         (_EMPLOYER_CUE, "ORGANIZATION"),
         (_CARE_CUE, "HOSPITAL"),
+        (_ROLE_CUE, "ORGANIZATION"),
+        (_JOB_AT, "ORGANIZATION"),
     ):
         for m in rx.finditer(text):
-            start, end = m.start(1), _trim_tail(text, m.start(1), m.end(1))
-            if end > start and not (text[start:end].isupper() and end - start <= 4):
+            group = 2 if rx is _JOB_AT else 1
+            if rx is _JOB_AT and (m.group(1).isupper() or not _a_job(m.group(1))):
+                continue
+            start, end = m.start(group), _trim_tail(text, m.start(group), m.end(group))
+            if rx is _ROLE_CUE and _a_department(text[start:end], m.group(0)):
+                continue
+            if end > start and not _short_caps_stays(text[start:end], m.group(0), rx):
                 spans.append(Span(start, end, label, "context", 0.75))
+    for m in _WORKPLACE_LOWER.finditer(text):
+        if lx.unknown_word(lx.fold(m.group(1))) and lx.fold(m.group(1)) not in _LEAD_STOP:
+            spans.append(Span(m.start(1), m.end(1), "ORGANIZATION", "context", 0.6))
     deadline.check()
     return spans
+
+
+def _a_department(value: str, cue: str) -> bool:
+    """'Director of Nursing', 'head of Surgery': a role in a department, not an employer."""
+    words = [lx.fold(w) for w in WORD_RE.findall(value)]
+    if not re.search(r"\bof\s", cue, re.I) or not words or value.isupper() or "&" in value:
+        return False
+    return all(w in lx.english_words() or w in lx.safelist() for w in words)
+
+
+def _a_job(word: str) -> bool:
+    f = lx.fold(word)
+    return f in lx.professions()[0] and f not in lx.PROFESSION_CLINICAL and f not in _NOT_JOBS
+
+
+def _short_caps_stays(value: str, cue: str, rx: re.Pattern[str]) -> bool:
+    """A short all-caps word after a cue: a care abbreviation ('works with PT', 'seen at ED')
+    stays; after an employer cue an acronym that is no clinical word is the employer ('CEO of
+    ACME', 'works for UPS')."""
+    if not (value.isupper() and len(value) <= 4):
+        return False
+    if rx is _CARE_CUE or re.search(r"\bwith\b", cue, re.I) or len(value) < 2:
+        return True
+    f = lx.fold(value)
+    return f in lx.safelist() or f in lx.common_words() or f in lx.section("care_units")
 
 
 _ABBREVIATIONS = {"st", "co", "inc", "corp", "ltd", "dr", "mt", "ft", "bros", "assn", "jr", "sr"}
@@ -472,7 +534,9 @@ def _trim_tail(text: str, start: int, end: int) -> int:
             break
     while last > start and text[last - 1] in "-.&":
         last -= 1
-    return last
+    # "CEO of ACME and visits": a joining word at the end joins nothing
+    tail = re.search(r"(?:\s+(?:and|of|&))+$", text[start:last], re.I)
+    return start + tail.start() if tail else last
 
 
 def find_places(text: str, toks: list[_Tok], caps_note: bool, deadline: Deadline) -> list[Span]:

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from . import lexicon as lx
 from .lexicon import HOLIDAYS, US_STATES
 from .spans import Deadline, Span
 
@@ -253,6 +254,33 @@ CONTEXT_IDS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
 ]
+# Codes a person or an encounter is known by, after a cue that names them: "confirmation #
+# K7Q2P9", "auth code 58213", "requisition: RQ-20417", "locker 214". One token with a digit;
+# "code" alone needs a ":"/"#" ("code: XJ42"), and never after a clinical code system.
+_CODE_NUM = r"(?:\s*(?:#|no\.?|num(?:ber)?|id|code))?"
+_MISC_CODE_RE = re.compile(
+    r"\b(?:(?:confirmation|conf|authori[sz]ation|auth|pre-?cert(?:ification)?|approval"
+    r"|requisition|req|voucher|locker|booking|reservation|transaction|receipt|docket|permit"
+    rf"|accession|specimen|sample|barcode|ticket|tracking|reference|ref|pin){_CODE_NUM}"
+    r"|(?:access|door|gate|lockbox|key|entry|security|promo|verification|tracking|case|order"
+    r"|encounter|visit|referral|request|report|incident|control|file|kit|lab|batch|fin|csn|claim"
+    r"|episode|event|document|doc|form|job|work\s+order|service|account)\s*(?:#|no\.?"
+    r"|num(?:ber)?|id|code)|csn|fin|(?<![\w-])code(?=\s*[:#=]))"
+    r"\s*[:#=]?\s*((?=[A-Za-z0-9-]{0,30}\d)[A-Za-z0-9][A-Za-z0-9-]{1,30}[A-Za-z0-9])"
+    r"(?![\w/]|[.:,]\d)",
+    re.I,
+)
+_CLINICAL_CODE_BEFORE = re.compile(
+    r"(?:icd(?:-?\s?(?:9|10)(?:-cm)?)?|cpt|loinc|snomed|hcpcs|drg|ndc|rxnorm|billing|diagnosis|dx"
+    r"|procedure|modifier|e/m|cdt|mesh|umls)\W*(?:code)?\W*$",
+    re.I,
+)
+_UNIT_AFTER = re.compile(
+    r"\s*(?:mg|mcg|g|gm|ml|cc|l|kg|lb|units?|u|meq|mmol|mmhg|%|x\b|times|hrs?|min|cm|mm|bpm"
+    r"|tabs?|caps?|puffs?|drops?|doses?|am|pm)\b",
+    re.I,
+)
+
 _ID_LOOKS_LIKE_UNIT = re.compile(
     r"^\d{1,5}(?:\.\d+)?(?:mg|mcg|mcgs|ml|cc|l|g|gm|kg|lb|lbs|cm|mm|units?|u|mmhg|%|bpm|hrs?|h|min"
     r"|mins|mph|mphr|meq|mmol|ips|peep|psv|ps|fio2|lpm|am|pm|x)$",
@@ -511,6 +539,19 @@ def find_numbers(text: str, add: Add, deadline: Deadline) -> None:
                 continue
             add(start, end, label, detector="context", confidence=0.9)
         deadline.check()
+    for m in _MISC_CODE_RE.finditer(text):
+        value = m.group(1)
+        before = text[max(0, m.start() - 25) : m.start()]
+        if _CLINICAL_CODE_BEFORE.search(before) or _UNIT_AFTER.match(text, m.end()):
+            continue  # "CPT code: 99213", "sample 250 ml"
+        if len(value) < 3 or _ID_LOOKS_LIKE_UNIT.match(value) or _READING.match(value):
+            continue
+        if _a_range(value) or re.fullmatch(r"\d{1,2}-\d{1,2}", value):
+            continue
+        if m.group().lower().lstrip().startswith("code") and _LOINC_OR_ICD.match(value):
+            continue  # "code: I10": a diagnosis
+        add(m.start(1), m.end(1), "ID", detector="context", confidence=0.85)
+    deadline.check()
     for m in DEA_RE.finditer(text):
         if dea_valid(m.group()):
             add(m.start(), m.end(), "LICENSE")
@@ -534,6 +575,118 @@ def find_numbers(text: str, add: Add, deadline: Deadline) -> None:
             and not _a_range(value)
         ):
             add(m.start(), m.end(), "ID", confidence=0.6)
+    deadline.check()
+
+
+# --- EHR user names ----------------------------------------------------------------------------
+# A login is one token: letters, digits, and ".", "_" or "-" inside ("jsmith2", "m.lopez",
+# "kbrown_rn"). Where it is cued ("user: …", "entered by …", "(user jsmith)") the cue decides;
+# elsewhere only an unambiguous shape counts: initials fused to a dictionary surname, then digits.
+_LOGIN = r"([A-Za-z][A-Za-z0-9]{0,30}(?:[._-][A-Za-z0-9]{1,30}){0,2})(?![\w@]|[.-]\w)"
+# A cue that names the field: whatever login-shaped token follows is the user name.
+_USER_FIELD_CUE = re.compile(
+    r"(?<![\w-])(?:user(?:[\s_-]?(?:id|name))?|login(?:[\s_-]?(?:id|name))?|log-?in|logon"
+    r"|sign-?on|ehr\s+user|emr\s+user|network\s+id|staff\s+id|operator)"
+    r"\s*(?:[:=#]|\bis\b)\s*" + _LOGIN,
+    re.I,
+)
+# "(user jsmith)", "[user: mlopez]": the bracket makes the cue sure even without a colon.
+_USER_BRACKET_CUE = re.compile(
+    r"[(\[]\s*(?:user(?:[\s_-]?(?:id|name))?|login|by|author|signed|uid)\s*[:=#]?\s*" + _LOGIN,
+    re.I,
+)
+# An action in the record, then who did it ("entered by", "by:"): the token is a login only when
+# it looks like one, since "seen by anesthesia", "confirmed by cxr" are prose.
+_USER_ACTION_CUE = re.compile(
+    r"(?<![\w-])(?:logged\s+(?:in|on)\s+as|(?:entered|signed|cosigned|co-signed|authored"
+    r"|edited|modified|updated|accessed|created|documented|charted|verified|reviewed|amended"
+    r"|dictated|transcribed|printed|viewed|opened|closed|ordered|released|acknowledged|scanned"
+    r"|uploaded|completed|addended|saved|filed)(?:\s+and\s+\w+)?\s+by|(?:last\s+)?(?:edited"
+    r"|modified|updated|changed)\s+by|(?:author|by)(?=\s*[:=#]))\s*[:=#]?\s*" + _LOGIN,
+    re.I,
+)
+# Anywhere: 1-2 initials fused to a surname, or a surname and an initial, then digits.
+_LOGIN_SHAPE = re.compile(r"(?<![\w.@/#-])([a-z]{3,16})(\d{1,4})(?![\w@]|[./,-]\d)")
+_LOGIN_DOTTED = re.compile(r"(?<![\w.@/#-])([a-z]{1,12})[._]([a-z]{2,16})(\d{0,4})(?![\w@.]|-\w)")
+_USER_STOP = frozenset(
+    ["id", "name", "is", "not", "none", "unknown", "na", "n", "a", "the", "me", "pt", "patient",
+     "self", "system", "admin", "dr", "doctor", "nurse", "rn", "md", "staff", "user", "login",
+     "phone", "email", "fax"]
+)  # fmt: skip
+
+
+def _surname_fused(letters: str) -> bool:
+    """'jsmith', 'mklopez', 'smithj': initials fused to a dictionary surname."""
+    family = lx.family_names()
+    return (
+        letters[1:] in family
+        and len(letters) > 3
+        or (len(letters) > 4 and letters[2:] in family)
+        or (len(letters) > 4 and letters[:-1] in family and letters[:-1] not in lx.given_names())
+    )
+
+
+def _everyday(word: str) -> bool:
+    f = word.lower()
+    return not lx.unknown_word(f) or f in lx.all_names() and f not in lx.strong_names()
+
+
+def _dotted_login(first: str, last: str, cued: bool = False) -> bool:
+    """'j.smith', 'maria_lopez': an initial or a given name, then a dictionary surname (one that
+    is no English word too, unless a cue stands before it)."""
+    first, last = first.lower(), last.lower()
+    initial_ok = len(first) == 1 or first in lx.given_names()
+    return initial_ok and last in lx.family_names() and (cued or lx.unknown_word(last))
+
+
+def _loginish(value: str) -> bool:
+    """A token that reads as a login, not a word: letters with digits ('jsmith2'), an initial and a
+    surname fused ('dwhite') or joined by '.'/'_' ('j.smith'); never a word of prose."""
+    letters = re.sub(r"[^A-Za-z]", "", value)
+    if len(value) < 3 or len(letters) < 3 or value.lower() in _USER_STOP:
+        return False
+    if not (value.islower() or value.isupper()):
+        return False
+    if m := re.fullmatch(r"([A-Za-z]+)[._]([A-Za-z]+)\d{0,4}", value):
+        return _dotted_login(m.group(1), m.group(2), cued=True)
+    if m := re.fullmatch(r"([A-Za-z]{3,16})\d{1,4}", value):
+        return not _everyday(m.group(1)) and not re.search(r"[xo]$", m.group(1).lower())
+    return value.isalpha() and _surname_fused(value.lower()) and not _everyday(value)
+
+
+def find_usernames(text: str, add: Add, deadline: Deadline) -> None:
+    for rx, strong in (
+        (_USER_FIELD_CUE, True),
+        (_USER_BRACKET_CUE, True),
+        (_USER_ACTION_CUE, False),
+    ):
+        for m in rx.finditer(text):
+            value = m.group(1).rstrip("._-")
+            end = m.start(1) + len(value)
+            if value.lower() in _USER_STOP or len(value) < 2:
+                continue
+            if strong:
+                if (
+                    value[0].isupper()
+                    and not value.isupper()
+                    and not any(c.isdigit() for c in value)
+                ):
+                    continue  # "user: John Smith" is a name, and the name layer has it
+                if value.isalpha() and not value.islower() and _everyday(value):
+                    continue
+            elif not _loginish(value):
+                continue
+            add(m.start(1), end, "USERNAME", detector="context", confidence=0.9)
+    deadline.check()
+    for m in _LOGIN_SHAPE.finditer(text):
+        letters = m.group(1)
+        if letters.endswith("x") or (letters.endswith("o") and len(letters) <= 5):
+            continue  # "axox3", "orientedx3": times; "mgso4", "paco2": a formula
+        if _surname_fused(letters) and lx.unknown_word(letters):
+            add(m.start(), m.end(), "USERNAME", confidence=0.85)
+    for m in _LOGIN_DOTTED.finditer(text):
+        if _dotted_login(m.group(1), m.group(2)) and (m.group(3) or len(m.group(1)) > 1):
+            add(m.start(), m.end(), "USERNAME", confidence=0.8)
     deadline.check()
 
 
@@ -569,6 +722,6 @@ def find_patterns(text: str, deadline: Deadline) -> list[Span]:
     ) -> None:
         spans.append(Span(start, end, label, detector, confidence))
 
-    for finder in (find_dates, find_ages, find_contact, find_numbers, find_places):
+    for finder in (find_dates, find_ages, find_contact, find_numbers, find_usernames, find_places):
         finder(text, add, deadline)
     return spans

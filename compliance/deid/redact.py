@@ -278,6 +278,8 @@ class _Surrogates:
             number = _shape(re.match(r"\d*", original).group(), self.seed, "street")
             word = self.pick("street", original, _STREET_WORDS)
             return _match_case(original, f"{number} {word} Street".strip())
+        if label == "USERNAME":
+            return self._username(original)
         if label == "EMAIL":
             local = self.pick("given", "email:" + original, _SURROGATE_GIVEN).lower()
             return _match_case(
@@ -299,6 +301,21 @@ class _Surrogates:
         if key not in self.memo:
             self.memo[key] = _shape(original, self.seed, label)
         return self.memo[key]
+
+    def _username(self, original: str) -> str:
+        """A login for a login: 'jsmith2' → 'kbarlow7', 'm.lopez' → 'r.ingram', same case."""
+        key = ("USERNAME", original.lower())
+        if key not in self.memo:
+            sep = next((c for c in original if c in "._-"), "")
+            digits = _shape(re.sub(r"\D", "", original), self.seed, "username")
+            family = self.pick("family", "user:" + original, _SURROGATE_FAMILY).lower()
+            given = self.pick("given", "user:" + original, _SURROGATE_GIVEN).lower()
+            lead = original.split(sep)[0] if sep else ""
+            stem = (
+                f"{given if len(lead) > 1 else given[0]}{sep}{family}" if sep else given[0] + family
+            )
+            self.memo[key] = stem + digits
+        return _match_case(original, self.memo[key])
 
     def _institution(self, label: str, original: str) -> str:
         words = original.split()

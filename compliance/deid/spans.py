@@ -23,6 +23,7 @@ LABELS: tuple[str, ...] = (
     "EMAIL",
     "URL",
     "IP",
+    "USERNAME",
     "SSN",
     "MRN",
     "HEALTH_PLAN",
@@ -35,7 +36,7 @@ LABELS: tuple[str, ...] = (
     "ID",
 )
 
-DETECTORS = ("pattern", "dictionary", "context", "ner", "reviewer")
+DETECTORS = ("pattern", "dictionary", "context", "ner", "learned", "reviewer")
 
 # When spans overlap, the label earlier here wins: a checked pattern beats a dictionary guess, and
 # a specific identifier beats the catch-all ID.
@@ -53,6 +54,7 @@ _PRIORITY = (
     "EMAIL",
     "URL",
     "IP",
+    "USERNAME",
     "PHOTO",
     "AGE",
     "DATE",

@@ -43,7 +43,7 @@ def untouched(text: str, needle: str) -> bool:
 
 def test_the_public_api_has_the_agreed_shape():
     assert ENGINE_VERSION
-    assert len(LABELS) == 25 and "NAME" in LABELS and "ID" in LABELS
+    assert len(LABELS) == 26 and "NAME" in LABELS and "USERNAME" in LABELS
     span = Span(0, 4, "NAME")
     assert span.detector == "pattern" and span.confidence == 1.0
 
