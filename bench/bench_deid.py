@@ -366,8 +366,11 @@ def run_ours_both(notes: Sequence[Any], *, pool: bool = False) -> list[Run]:
 
 
 def _primary(runs: Sequence[Run]) -> Run:
-    """The run the targets are checked on: with the learned layer when it ran, else rules only."""
-    return runs[1] if not runs[1].error else runs[0]
+    """The run the targets are checked on: the engine as the product runs it, so with the
+    learned layer only when BLOGLLM_DEID_LEARNED turns it on (and it ran)."""
+    from compliance.deid import learned
+
+    return runs[1] if learned.enabled() and not runs[1].error else runs[0]
 
 
 # --- the report --------------------------------------------------------------------------------

@@ -163,6 +163,7 @@ def _given_then_unknown(text: str, toks: list, names: set[int]) -> None:
             names.update((i, i + 1))
 
 
+_AGE_SUBJECTS = frozenset(["pt", "patient", "she", "he", "this", "the", "mr", "mrs", "ms"])
 _PER_INITIAL = re.compile(r"(?i)\b(?:per|by|with|from)\s+([a-z])\.?\s+([a-z][\w'’-]{2,30})\b")
 _IS_A_AGE = re.compile(
     r"(?im)^[ \t]*([a-z][\w'’-]+(?:[ \t]+[a-z][\w'’-]+){0,2})[ \t]+is[ \t]+an?[ \t]+\d{1,3}[ \t]*"
@@ -192,10 +193,11 @@ def _initial_names(text: str, toks: list, names: set[int]) -> None:
     for m in _IS_A_AGE.finditer(text):  # "lorrie morales is a 70 yr old female"
         run = [starts[p.start() + m.start(1)] for p in re.finditer(r"\S+", m.group(1))]
         folds = [toks[k].fold for k in run]
-        if any(f in lx.given_names() for f in folds) and not any(
-            f in _NOT_AFTER_TITLE for f in folds
+        # a line that opens with someone's age: what comes before "is a 70 yr old" is who
+        if not any(
+            f in _NOT_AFTER_TITLE or f in lx.common_words() or f in _AGE_SUBJECTS for f in folds
         ):
-            names.update(k for k, f in zip(run, folds, strict=True) if f not in lx.common_words())
+            names.update(run)
 
 
 def _place_run(text: str, toks: list, i: int, *, limit: int = 3) -> list[int]:
@@ -297,6 +299,18 @@ def _glued(text: str, end: int) -> int:
     """A ward number glued to the place ('quartermain2') belongs to it."""
     number = re.compile(r"\d{1,2}\b").match(text, end)
     return number.end() if number else end
+
+
+def recurring_places(text: str, toks: list, spans: list[Span]) -> list[Span]:
+    """A hospital any layer found ('CALVERT HOSPITAL') is a place where its own name recurs
+    ('7/23 AT CALVERT-'): every other occurrence of a word in it that no dictionary places (not
+    the generic word: 'hosp' is everyone's)."""
+    places = [(s.start, s.end) for s in spans if s.label == "HOSPITAL"]
+    return [
+        Span(a, b, "LOCATION", "context", 0.65)
+        for a, b in _recurring(text, toks, places)
+        if not _HOSPITAL_WORD.fullmatch(text[a:b])
+    ]
 
 
 def _recurring(text: str, toks: list, places: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -46,6 +46,7 @@ def find_spans(
     spans += context.find_places(text, toks, caps, deadline)
     spans += context.find_professions(text, toks, deadline)
     spans += cues.find_cued(text, toks, deadline)
+    spans += cues.recurring_places(text, toks, spans)
     deadline.check()
     if use_learned or (use_learned is None and learned.enabled() and learned.available()):
         spans += learned.find_learned(text, found=merge_spans(spans))

@@ -54,8 +54,6 @@ _FULL_MONTH = re.compile(
 )
 # m/d, and m/yy in history lists ("echo 8/87"); a hyphen before is a word's ("TOXICITY-9/2")
 _MONTH_DAY = re.compile(r"(?<![\d/,])(?<!\d[.-])(\d{1,2})/(\d{1,2})(?![\d/%]|\.\d)")
-# A year alone, 1960-1999: never a clock time (no minute past 59), unlike 2015 or 1930.
-_BARE_YEAR = re.compile(r"(?<![\d/.,:-])19[6-9]\d(?![\d/.,:-]|\s*(?:cc|ml|mg|mcg|units?|%|hrs?)\b)")
 _NOT_DATE_BEFORE = re.compile(
     r"(?:\bbp|b/p|blood pressure|pressure|\bpain|strength|power|motor|murmur|grade|score|scale"
     r"|ratio|reflex(?:es)?|dtrs?|gcs|apgar|rated?|\bx|\bout of|\bsbp|\bdbp|\bvision|acuity"
@@ -70,6 +68,17 @@ _NOT_DATE_AFTER = re.compile(
     re.I,
 )
 _FRACTIONS = {(1, 2), (1, 3), (1, 4), (2, 3), (3, 4)}
+_DATE_PAIR = re.compile(r"(?<![\d/.])(\d{1,2}/\d{1,2})[-/](\d{1,2}/\d{1,2})(?![\d/]|\.\d)")
+_DAY_MONTH_SHORT_YEAR = re.compile(
+    rf"\b\d{{1,2}}\s+{_MONTH}\.?,\s*\d{{2}}\b(?!\s*(?:mg|ml|cc|units?|%|mcg|mm|cm)\b)", re.I
+)
+
+
+def _month_day(value: str) -> bool:
+    month, day = (int(part) for part in value.split("/"))
+    return 1 <= month <= 12 and 1 <= day <= 31
+
+
 _DATE_CUE_BEFORE = re.compile(
     r"(?:\bon|\bsince|\bfrom|\buntil|\bdated?|\bdob|\badmitted|\bdischarged|\bseen|\bvisit"
     r"|\bthrough|\bby|\bbefore|\bafter|\bsurgery|\bdos|\bdoa)\s*:?\s*$",
@@ -410,11 +419,12 @@ def find_dates(text: str, add: Add, deadline: Deadline) -> None:
             add(m.start(), m.end(), "DATE", confidence=0.85)
     for m in _ORDINAL_DAY.finditer(text):
         add(m.start(1), m.end(1), "DATE")
-    for m in _BARE_YEAR.finditer(text):
-        before = text[max(0, m.start() - 30) : m.start()]
-        quoted = re.search(r"['\"“‘][^'\"”’\n]{0,40}$", before)  # a tattoo's 'MOM 1972': an ID
-        if not (quoted or _NOT_DATE_BEFORE.search(before)):
-            add(m.start(), m.end(), "DATE", confidence=0.8)
+    for m in _DATE_PAIR.finditer(text):  # "10/15-10/16", "10/03/10/04": from one day to another
+        if all(_month_day(g) for g in (m.group(1), m.group(2))):
+            add(m.start(1), m.end(1), "DATE", confidence=0.85)
+            add(m.start(2), m.end(2), "DATE", confidence=0.85)
+    for m in _DAY_MONTH_SHORT_YEAR.finditer(text):  # "28 Oct, 88"
+        add(m.start(), m.end(), "DATE", confidence=0.85)
     deadline.check()
 
 

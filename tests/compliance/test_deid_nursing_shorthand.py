@@ -77,6 +77,18 @@ def test_a_place_named_by_a_cue_is_found(text: str, phi: list[str]) -> None:
         assert covered(text, word), (word, redacted(text))
 
 
+def test_a_name_opening_a_line_before_an_age_is_found() -> None:
+    text = "halvard quennel is a 70 yr old male adm 9/7 with sob"
+    assert covered(text, "halvard") and covered(text, "quennel"), redacted(text)
+    assert not covered("pt is a 70 yr old male", "pt")
+
+
+def test_a_hospital_found_once_is_found_where_its_name_recurs_alone() -> None:
+    text = "ADMITTED TO BRACKENFORD HOSPITAL FOR CP. 7/23 AT BRACKENFORD- 2 FFP GIVEN."
+    found = [text[s.start : s.end] for s in find_spans(text, time_limit=None, use_ner=False)]
+    assert sum("BRACKENFORD" in f for f in found) == 2, found
+
+
 def test_a_place_found_once_is_found_wherever_it_recurs() -> None:
     text = "transferred to QX for cath. at QX the team placed a stent. qx to call family."
     found = [text[s.start : s.end] for s in find_spans(text, time_limit=None, use_ner=False)]
@@ -105,6 +117,11 @@ def test_phones_and_pagers_in_free_formats_are_found(text: str, phone: str) -> N
         ("DM TYPE 2; CAD 8/84; HTN", "8/84"),
         ("creatinine up to 2.3 (1.6) 10/15 with poor u/o", "10/15"),
         ("last cx 3/23 in am", "3/23"),
+        ("monitor culture reports from 10/15-10/16.", "10/16"),
+        ("had treatments 10/03/10/04 and due again", "10/04"),
+        ("Nursing Progress Note 28 Oct, 88 0700-1245", "88"),
+        ("CABGx4 '79, GERD", "'79"),
+        ("AAA REPAIR IN 14' C/B DVT", "14'"),
     ],
 )
 def test_history_list_dates_are_found(text: str, date: str) -> None:
