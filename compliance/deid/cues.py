@@ -63,6 +63,7 @@ def find_cued(text: str, toks: list, deadline: Deadline) -> list[Span]:
     names: set[int] = set()  # token indexes
     _title_names(text, toks, names)
     _signature_names(text, toks, names)
+    _aware_names(text, toks, names)
     _given_then_unknown(text, toks, names)
     _initial_names(text, toks, names)
     deadline.check()
@@ -110,6 +111,27 @@ def _title_names(text: str, toks: list, names: set[int]) -> None:
             k = max(names) + 1
             if k + 1 < len(toks) and toks[k].fold == "and":
                 names.add(k + 1)
+
+
+_AWARE = frozenset(["aware", "notified", "paged", "informed"])
+
+
+def _aware_names(text: str, toks: list, names: set[int]) -> None:
+    """'BEA TURA AWARE', 'kessler notified': one or two words no dictionary places, right
+    before 'aware' or 'notified' (the staff a nurse told, named bare)."""
+    for i, t in enumerate(toks):
+        if t.fold not in _AWARE or i == 0:
+            continue
+        run: list[int] = []
+        k = i - 1
+        while k >= 0 and len(run) < 2 and _gap(text, toks[k], toks[k + 1]) == " ":
+            fold = toks[k].fold
+            bare_name = fold in lx.all_names() and fold not in lx.english_words()
+            if not (_unknown(fold) or bare_name) or len(fold) < 3:
+                break
+            run.insert(0, k)
+            k -= 1
+        names.update(run)
 
 
 def _signature_names(text: str, toks: list, names: set[int]) -> None:
@@ -225,8 +247,8 @@ def _moved_places(text: str, toks: list, places: list[tuple[int, int]]) -> None:
             if i is None:
                 continue
             run = _place_run(text, toks, i, limit=2)
-            if not run and cue is _LIVING_CUE and _is_town(toks[i].fold):
-                run = [i]  # "lives in rome"
+            if not run and cue is _LIVING_CUE:
+                run = _lived_in(text, toks, i)
             if run:
                 places.append((toks[run[0]].start, _glued(text, toks[run[-1]].end)))
     # "to gh er", "at GH cath lab": a word no dictionary places, then a unit of a hospital
@@ -239,6 +261,21 @@ def _moved_places(text: str, toks: list, places: list[tuple[int, int]]) -> None:
     # "Was accepted by St. Agnes", "had a bed @ St A.", "in St Mary hospital"
     for m in _SAINT.finditer(text):
         places.append((m.start(1), m.end(1)))
+
+
+def _lived_in(text: str, toks: list, i: int) -> list[int]:
+    """After 'lives in': a town ('rome'), or words up to one no dictionary places ('white
+    amrsh')."""
+    k = i + 1
+    joined = k < len(toks) and _gap(text, toks[i], toks[k]) == " "
+    placed = toks[i].fold in lx.section("lead_stop") | lx.section("care_units")
+    if joined and _unknown(toks[k].fold) and not placed:
+        return [i, k]
+    return [i] if _is_town(toks[i].fold) else []
+
+
+def _capitalised(tok: object) -> bool:
+    return tok.word[:1].isupper() and not tok.word.isupper()
 
 
 def _is_town(fold: str) -> bool:
@@ -268,8 +305,8 @@ def _hospital_places(text: str, toks: list, places: list[tuple[int, int]]) -> No
             text[max(0, toks[run[0]].start - 8) : toks[run[0]].start]
         )
         cued = cued or (run and text[toks[run[0]].start - 1 : toks[run[0]].start] == "(")
-        if not cued:
-            while run and toks[run[0]].fold in lx.common_words():
+        if not cued:  # a capitalised word in a mixed-case note stays: "on North Campus"
+            while run and toks[run[0]].fold in lx.common_words() and not _capitalised(toks[run[0]]):
                 run.pop(0)
         while run and toks[run[0]].fold == "of":
             run.pop(0)

@@ -70,11 +70,22 @@ def test_a_name_without_capitals_after_a_given_name_or_an_initial(text: str, phi
         ("plan: transfer to kellerwick 4 when bed available", ["kellerwick"]),
         ("RESP DISTRESS ON KELLERWICK 6; CODE CALLED", ["KELLERWICK"]),
         ("she went to bellhaven hospital by ambulance", ["bellhaven"]),
+        ("social: lives alone in white quarnsh, dtr close by", ["quarnsh"]),
+        ("radiation planning on Northgate Campus at 11:30", ["Northgate"]),
+        ("radiation planning on North Campus at 11:30", ["North"]),
     ],
 )
 def test_a_place_named_by_a_cue_is_found(text: str, phi: list[str]) -> None:
     for word in phi:
         assert covered(text, word), (word, redacted(text))
+
+
+def test_staff_named_bare_before_aware_are_found() -> None:
+    text = "RUN OF VENT BIGEMINY. ZELDA QUORTH AWARE, MGSO4 GIVEN. kessinwald notified."
+    for word in ("ZELDA", "QUORTH", "kessinwald"):
+        assert covered(text, word), (word, redacted(text))
+    for kept in ("ho aware", "micu team notified", "family aware"):
+        assert not redacted(kept), kept
 
 
 def test_a_name_opening_a_line_before_an_age_is_found() -> None:
