@@ -254,7 +254,7 @@ def find_names(text: str, toks: list[_Tok], caps_note: bool, deadline: Deadline)
         if f in safe or f in never:
             continue
         prev = toks[i - 1] if i else None
-        gap = text[prev.end : t.start] if prev else ""
+        gap = text[prev.end : t.start].replace("(?)", "") if prev else ""  # "wife(?) Joellen"
         cued = (
             prev is not None
             and len(gap) <= 3

@@ -64,6 +64,7 @@ def find_cued(text: str, toks: list, deadline: Deadline) -> list[Span]:
     _title_names(text, toks, names)
     _signature_names(text, toks, names)
     _aware_names(text, toks, names)
+    _bracketed_names(text, toks, names)
     _given_then_unknown(text, toks, names)
     _initial_names(text, toks, names)
     deadline.check()
@@ -91,7 +92,9 @@ def _title_names(text: str, toks: list, names: set[int]) -> None:
         gap = _gap(text, t, toks[j])
         if len(gap) > 2 or "\n" in gap or gap.strip(" .") or toks[j].fold in _NOT_AFTER_TITLE:
             continue
-        if t.fold not in _DOCTOR and not (_unknown(toks[j].fold) or toks[j].fold in lx.all_names()):
+        initial = len(toks[j].word) == 1 and toks[j].word.isupper()  # "mr I remained"
+        known_name = _unknown(toks[j].fold) or toks[j].fold in lx.all_names() or initial
+        if t.fold not in _DOCTOR and not known_name:
             continue  # "mrs. jones" yes; "ms aware", "mr comfortable" no
         names.add(j)
         # the rest of the name: a particle, a hyphen, a family name after a given name
@@ -132,6 +135,24 @@ def _aware_names(text: str, toks: list, names: set[int]) -> None:
             run.insert(0, k)
             k -= 1
         names.update(run)
+
+
+# "lawyer (Wil Laberbera)", "friend (Tomas Ruiz)": who someone is, then their name in brackets
+_BRACKETED = re.compile(
+    r"(?i:\b(?:lawyer|attorney|friend|neighbou?r|proxy|poa|guardian|caregiver|husband|wife|son"
+    r"|daughter|brother|sister|partner|fianc[eé]e?|cousin|niece|nephew|aunt|uncle|sw|cm))"
+    r"\s*\(([A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2})\)"
+)
+
+
+def _bracketed_names(text: str, toks: list, names: set[int]) -> None:
+    starts = {t.start: i for i, t in enumerate(toks)}
+    for m in _BRACKETED.finditer(text):
+        run = [starts.get(m.start(1) + p.start()) for p in re.finditer(r"\S+", m.group(1))]
+        if None in run or any(toks[k].fold in lx.common_words() for k in run):
+            continue
+        if any(_unknown(toks[k].fold) or toks[k].fold in lx.all_names() for k in run):
+            names.update(run)
 
 
 def _signature_names(text: str, toks: list, names: set[int]) -> None:

@@ -80,6 +80,19 @@ def test_a_place_named_by_a_cue_is_found(text: str, phi: list[str]) -> None:
         assert covered(text, word), (word, redacted(text))
 
 
+@pytest.mark.parametrize(
+    ("text", "phi"),
+    [
+        ("SOCIAL-wife(?) Marguerite in to visit", ["Marguerite"]),
+        ("Wife and lawyer (Oswin Tarrabelle) aware of plan", ["Oswin", "Tarrabelle"]),
+        ("pmicu nursing progress  mr K remained on same doses of pressors", ["K"]),
+    ],
+)
+def test_names_after_an_unsure_relation_a_bracket_or_a_title_initial(text: str, phi: list[str]):
+    for word in phi:
+        assert covered(text, word), (word, redacted(text))
+
+
 def test_staff_named_bare_before_aware_are_found() -> None:
     text = "RUN OF VENT BIGEMINY. ZELDA QUORTH AWARE, MGSO4 GIVEN. kessinwald notified."
     for word in ("ZELDA", "QUORTH", "kessinwald"):
