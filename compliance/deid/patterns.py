@@ -74,6 +74,17 @@ _DAY_MONTH_SHORT_YEAR = re.compile(
 )
 
 
+# "returned to OR on 7-8 for coiling": a day after "on", unless a unit follows ("on 2-3 L").
+_ON_MONTH_DASH_DAY = re.compile(r"\b(?:on|since|from|until)\s+(\d{1,2})-(\d{1,2})(?![\d/.-])", re.I)
+_WORD_AFTER = re.compile(r"\s*(%|[^\W\d_]+)?")
+_NOT_UNITS = frozenset(["for", "and", "with", "at", "in", "to", "when", "after", "before", "per"])
+
+
+def _unit_follows(text: str, end: int) -> bool:
+    word = _WORD_AFTER.match(text, end).group(1)
+    return bool(word) and word.lower() not in _NOT_UNITS
+
+
 def _month_day(value: str) -> bool:
     month, day = (int(part) for part in value.split("/"))
     return 1 <= month <= 12 and 1 <= day <= 31
@@ -423,6 +434,9 @@ def find_dates(text: str, add: Add, deadline: Deadline) -> None:
         if all(_month_day(g) for g in (m.group(1), m.group(2))):
             add(m.start(1), m.end(1), "DATE", confidence=0.85)
             add(m.start(2), m.end(2), "DATE", confidence=0.85)
+    for m in _ON_MONTH_DASH_DAY.finditer(text):  # "returned to OR on 7-8 for coiling"
+        if _month_day(f"{m.group(1)}/{m.group(2)}") and not _unit_follows(text, m.end()):
+            add(m.start(1), m.end(), "DATE", confidence=0.7)
     for m in _DAY_MONTH_SHORT_YEAR.finditer(text):  # "28 Oct, 88"
         add(m.start(), m.end(), "DATE", confidence=0.85)
     deadline.check()

@@ -146,6 +146,7 @@ def test_phones_and_pagers_in_free_formats_are_found(text: str, phone: str) -> N
         ("Nursing Progress Note 28 Oct, 88 0700-1245", "88"),
         ("CABGx4 '79, GERD", "'79"),
         ("AAA REPAIR IN 14' C/B DVT", "14'"),
+        ("He returned to OR on 7-8 for coiling of aneurysm", "7-8"),
     ],
 )
 def test_history_list_dates_are_found(text: str, date: str) -> None:
@@ -157,6 +158,7 @@ def test_history_list_dates_are_found(text: str, date: str) -> None:
     [
         ("Foley catheter draining clear yellow urine", "Foley"),
         ("rales 1/3 up bilaterally", "1/3"),
+        ("weaned to 2 liters, on 2-3 L nc overnight", "2-3"),
         ("bp stable on dopa 7.9 mcg/kg/min", "dopa"),
         ("remains on simv 18 with rr 20", "simv"),
         ("suctioned for thick tan secretions", "tan"),
