@@ -17,7 +17,8 @@ from .spans import Deadline, Span
 
 # What follows "dr" without being a name: "dr aware", "dr notified", "drs and nurses".
 _NOT_AFTER_TITLE = lx.section("not_after_title")
-_DOCTOR = frozenset(["dr", "drs", "doctor", "doctors"])
+_DR = frozenset(["dr", "drs"])  # after these a name is expected, whatever its case
+_DOCTOR = _DR | frozenset(["doctor", "doctors"])
 _PERSON_TITLES = _DOCTOR | frozenset(["mr", "mrs", "ms", "miss"])
 _CREDENTIAL = re.compile(
     r"(?i)\b(?:rrt|rn|bsn(?:/rn)?|np|lcsw|licsw|licws|msw|lpn|cna|crna|rd|slp|otr|rph|pharmd"
@@ -31,7 +32,7 @@ _MOVE_CUE = re.compile(
     r"\s+(?:(?:in|back|over|up|out)\s+)?(?:to|into|at|from|by|@)\s+(?:the\s+)?"
 )
 _LIVING_CUE = re.compile(
-    r"(?i)\b(?:lives?(?:\s+alone|\s+together)?|living|resides?|residing|moved|home)\s+(?:in|at|to)\s+"
+    r"(?i)\b(?:lives?(?:\s+alone|\s+together)?|living|resides?|residing|moved)\s+(?:in|at|to)\s+"
 )
 _WARD_CUE = re.compile(r"(?i)(?:\b(?:to|from|at|plan:?)|@)\s+$")
 _ON_WARD_CUE = re.compile(r"(?i)\b(?:on|in)\s+$")  # "on quartermain 6"; but "on simv 18"
@@ -49,6 +50,10 @@ _JOINERS = {" ", "-", " - "}
 # Who a name follows in a note: "psych nurse leslie kiezulas", "case manager marta", "sw anne".
 _ROLES = lx.section("titles") | frozenset(["manager", "worker", "sw", "cm", "chaplain", "rn"])
 _UNIT_AFTER_PLACE = frozenset(["er", "ed", "ew", "cath", "icu", "micu", "ccu", "sicu", "or", "ir"])
+_MOVED_TO = re.compile(
+    r"(?i)\b(?:transfer(?:r?ed)?|trans|taken|sent|brought|go|went|arrived|rec(?:ie|ei)ved"
+    r"|admitted|adm|came|discharged|accepted)\s+(?:\w+\s+)?(?:to|from|at|into)\s+$"
+)
 _PLACE_BEFORE = re.compile(r"(?i)(?:\b(?:to|at|from|in)|@)\s+$")
 _SAINT = re.compile(
     r"(?:\b(?:to|at|from|in|by)|@)\s+((?:St\.?|ST\.?|Saint|SAINT)\s+[A-Z][\w'’]*\.?)"
@@ -94,8 +99,12 @@ def _title_names(text: str, toks: list, names: set[int]) -> None:
             continue
         initial = len(toks[j].word) == 1 and toks[j].word.isupper()  # "mr I remained"
         known_name = _unknown(toks[j].fold) or toks[j].fold in lx.all_names() or initial
-        if t.fold not in _DOCTOR and not known_name:
+        if t.fold not in _DR and not known_name:
             continue  # "mrs. jones" yes; "ms aware", "mr comfortable" no
+        if t.fold in ("doctor", "doctors") and not (
+            _capitalised(toks[j]) and gap == " " or _unknown(toks[j].fold)
+        ):
+            continue  # prose: "checked by a doctor once", "her doctor. She started"
         names.add(j)
         # the rest of the name: a particle, a hyphen, a family name after a given name
         for k in (j + 1, j + 2):
@@ -207,7 +216,8 @@ def _given_then_unknown(text: str, toks: list, names: set[int]) -> None:
 
 
 _AGE_SUBJECTS = frozenset(["pt", "patient", "she", "he", "this", "the", "mr", "mrs", "ms"])
-_PER_INITIAL = re.compile(r"(?i)\b(?:per|by|with|from)\s+([a-z])\.?\s+([a-z][\w'’-]{2,30})\b")
+# "per d ross": lower case, and never the article ("by a doctor", "with a clear answer")
+_PER_INITIAL = re.compile(r"\b(?:per|by|with|from)\s+([b-hj-npr-wyz])\.?\s+([a-z][\w'’-]{2,30})\b")
 _IS_A_AGE = re.compile(
     r"(?im)^[ \t]*([a-z][\w'’-]+(?:[ \t]+[a-z][\w'’-]+){0,2})[ \t]+is[ \t]+an?[ \t]+\d{1,3}[ \t]*"
     r"(?:y/?o|yr|year|y\.o\.)"
@@ -300,8 +310,8 @@ def _capitalised(tok: object) -> bool:
 
 
 def _is_town(fold: str) -> bool:
-    """A town is PHI; a state is not (Safe Harbor keeps states)."""
-    return fold in lx.cities() and fold not in lx.states_folded()
+    """A town is PHI; a state is not (Safe Harbor keeps states); 'the' is no town."""
+    return fold in lx.cities() and fold not in lx.states_folded() | lx.common_words()
 
 
 def _hospital_places(text: str, toks: list, places: list[tuple[int, int]]) -> None:
@@ -321,22 +331,26 @@ def _hospital_places(text: str, toks: list, places: list[tuple[int, int]]) -> No
             run.insert(0, i)
             gap = _gap(text, toks[i - 1], t) if i else "\n"
             i = i - 1 if gap == " " else None
-        # everyday words ("sacred heart hospital") only right after "to", "at", "(" …
-        cued = run and _PLACE_BEFORE.search(
-            text[max(0, toks[run[0]].start - 8) : toks[run[0]].start]
-        )
-        cued = cued or (run and text[toks[run[0]].start - 1 : toks[run[0]].start] == "(")
-        if not cued:  # a capitalised word in a mixed-case note stays: "on North Campus"
-            while run and toks[run[0]].fold in lx.common_words() and not _capitalised(toks[run[0]]):
+        # The name starts at its first word no dictionary places, or capitalised in a mixed-case
+        # note: "in my salaried hospital job" names nothing, "rehab(sacred heart Memorial)" does.
+        bracketed = run and text[toks[run[0]].start - 1 : toks[run[0]].start] == "("
+        # … or right after a place cue: "transferred to sacred heart hospital", "recieved from
+        # university of maryland hospital" (never "in my salaried hospital job")
+        moved = run and _MOVED_TO.search(text[max(0, toks[run[0]].start - 30) : toks[run[0]].start])
+        if not (bracketed or moved):
+            while run and not _named(toks[run[0]]):
                 run.pop(0)
         while run and toks[run[0]].fold == "of":
             run.pop(0)
+        if not run:
+            continue
         # "kernan hosp": the name is PHI, the generic word not; "harford memorial": both
         generic = re.match(r"(?i)hosp|medical|med\b|campus", m.group())
-        end = toks[run[-1]].end if run and generic else m.end()
-        named = any(_unknown(toks[k].fold) or toks[k].word[:1].isupper() for k in run)
-        if run and (named or generic or cued):
-            places.append((toks[run[0]].start, end))
+        places.append((toks[run[0]].start, toks[run[-1]].end if generic else m.end()))
+
+
+def _named(tok: object) -> bool:
+    return _unknown(tok.fold) or _capitalised(tok)
 
 
 def _ward_places(text: str, toks: list, places: list[tuple[int, int]]) -> None:

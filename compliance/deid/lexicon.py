@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 
@@ -232,14 +232,27 @@ def _placed() -> frozenset[str]:
 _INFLECTION = re.compile(r"(?:es|s|ed|ing|ly|al)$")
 
 
+def _stems(fold: str) -> set[str]:
+    """'secretions' → secretion, 'salaried' → salary, 'stopped' → stop, 'weaning' → wean."""
+    stem = _INFLECTION.sub("", fold)
+    if stem == fold:
+        return set()
+    out = {stem, stem + "e"}
+    if re.search(r"i(?:ed|es|er|est|ly)$", fold):
+        out.add(re.sub(r"i(?:ed|es|er|est|ly)$", "y", fold))
+    if len(stem) > 3 and stem[-1] == stem[-2] and stem[-1] not in "aeiou":
+        out.add(stem[:-1])
+    return {s for s in out if len(s) > 2}
+
+
+@lru_cache(maxsize=65536)  # bounded: words from notes, some of them names, pass through it
 def unknown_word(fold: str) -> bool:
     """Outside every dictionary here (everyday English, clinical words, the medical safelist,
     care units), also once an inflection is taken off ('secretions'): the kind of word that a cue
     ('transferred to …', 'dr …') turns into PHI."""
     if len(fold) < 2 or fold in _placed():
         return False
-    stem = _INFLECTION.sub("", fold)
-    return not (len(stem) > 2 and (stem in _placed() or stem + "e" in _placed()))
+    return not any(stem in _placed() for stem in _stems(fold))
 
 
 @cache

@@ -171,3 +171,19 @@ def test_history_list_dates_are_found(text: str, date: str) -> None:
 )
 def test_clinical_words_next_to_the_same_cues_stay(text: str, kept: str) -> None:
     assert not covered(text, kept), redacted(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Please do get checked by a doctor once, especially after a first attack.",
+        "I had earned less in my salaried hospital job, for longer hours.",
+        "Clients are generally relieved by a clear answer.",
+        "Go home in the dark. The clock drifts, and sleep follows it.",
+        "She took the list to her doctor. She started a modern antidepressant.",
+        "He had been to his doctor nine times in a year.",
+    ],
+)
+def test_everyday_prose_keeps_its_words(text: str) -> None:
+    """Blog posts pass through the same engine (the guard): its cues must not fire on prose."""
+    assert not redacted(text), redacted(text)
