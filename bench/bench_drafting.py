@@ -52,7 +52,7 @@ def measure() -> dict:
             run = generation_run_start(
                 channel="general", brief=BRIEF, by=author, sampling=sampling, enqueue=False
             )
-            first = _first_piece_at(run.id)
+            first = _first_piece_at(run)
             started = time.perf_counter()
             run = generation_run_execute(run_id=run.id)
             total = time.perf_counter() - started
@@ -109,7 +109,7 @@ def _through_worker(author: object, sampling: dict) -> list[float]:
             run = generation_run_start(
                 channel="general", brief=BRIEF, by=author, sampling=sampling, enqueue=False
             )
-            first = _first_piece_at(run.id)
+            first = _first_piece_at(run)
             _enqueue(run.id)
             deadline = time.monotonic() + 600
             while time.monotonic() < deadline:
@@ -132,7 +132,7 @@ class _First(threading.Event):
     listener: threading.Thread | None = None  # stopped once the run is measured
 
 
-def _first_piece_at(run_id: int) -> _First:
+def _first_piece_at(run: object) -> _First:
     """An event set (with the time) when the first text piece reaches the run's stream. XREAD
     blocks until an entry comes, so the listener wakes at once and never polls."""
     from generation.services import stream
@@ -140,7 +140,7 @@ def _first_piece_at(run_id: int) -> _First:
     first = _First()
 
     def listen() -> None:
-        for entry in stream.follow(run_id):
+        for entry in stream.follow(run):
             message = entry.message if entry else {}
             if message.get("text"):
                 first.at = time.perf_counter()

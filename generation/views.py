@@ -193,7 +193,7 @@ def _events(run: GenerationRun, after: str = "") -> Iterator[bytes]:
         return
     yield f"retry: {STREAM_RETRY_MS}\n\n".encode()
     beat = time.monotonic()
-    for entry in stream.follow(run.id, after=after, max_seconds=STREAM_MAX_SECONDS):
+    for entry in stream.follow(run, after=after, max_seconds=STREAM_MAX_SECONDS):
         if entry is not None:
             yield _event(entry.message, entry.id)
             continue

@@ -70,7 +70,7 @@ def generation_run_execute(*, run_id: int, worker: str = "") -> GenerationRun | 
             phase="Cancelled",
             finished_at=timezone.now(),
         )
-        stream.end(run.id, run.status)
+        stream.end(run, run.status)
     except Exception as exc:  # noqa: BLE001 - the run records every failure
         error, trace = _failure_texts(run, exc)
         if run.channel == Post.Channel.CLINICAL:
@@ -87,7 +87,7 @@ def generation_run_execute(*, run_id: int, worker: str = "") -> GenerationRun | 
             traceback=trace,
             finished_at=timezone.now(),
         )
-        stream.end(run.id, run.status)
+        stream.end(run, run.status)
     finally:
         heartbeat.stop()
     run.refresh_from_db()
@@ -210,7 +210,7 @@ class Writer:
 
     def __call__(self, messages: list[dict]) -> str:
         if self.live:
-            stream.replace(self.run.id, "")  # a revision replaces the draft on the page
+            stream.replace(self.run, "")  # a revision replaces the draft on the page
         result = self.runtime.generate(
             messages, self.sampling, adapter=self.adapter, cancel=self.cancel, on_text=self.on_text
         )
@@ -223,12 +223,12 @@ class Writer:
             tokens_per_s=result.tokens_per_s,
         )
         if not self.live:
-            stream.replace(self.run.id, sanitizer(self.run.channel)(result.text))
+            stream.replace(self.run, sanitizer(self.run.channel)(result.text))
         return result.text
 
     def on_text(self, piece: str) -> None:
         if self.live:
-            stream.append(self.run.id, piece)
+            stream.append(self.run, piece)
         now = time.monotonic()
         if now - self.checked_at >= CANCEL_CHECK_SECONDS:
             self.checked_at = now
@@ -288,7 +288,7 @@ def draft_finalise(run: GenerationRun, end: Callable[[], None], state: DraftStat
         grounding=grounded,
         finished_at=timezone.now(),
     )
-    stream.end(run.id, status, post.id)
+    stream.end(run, status, post.id)
     return {"post_id": post.id, "status": status}
 
 
@@ -313,7 +313,7 @@ def proposal_finalise(run: GenerationRun, end: Callable[[], None], state: DraftS
         hunks_total=hunk_count(run.kind, run.brief, proposal),
         finished_at=timezone.now(),
     )
-    stream.end(run.id, status, run.post_id)
+    stream.end(run, status, run.post_id)
     return {"status": status, "hunks": run.hunks_total}
 
 

@@ -198,7 +198,7 @@ def generation_run_cancel(*, run: GenerationRun, by: User) -> GenerationRun:
     if run.status == GenerationRun.Status.QUEUED:
         run.status, run.finished_at, run.phase = GenerationRun.Status.CANCELLED, timezone.now(), ""
         run.save(update_fields=["status", "finished_at", "phase"])
-        transaction.on_commit(lambda: stream.end(run.id, GenerationRun.Status.CANCELLED))
+        transaction.on_commit(lambda: stream.end(run, GenerationRun.Status.CANCELLED))
     elif run.status == GenerationRun.Status.RUNNING:
         run.cancel_requested = True
         run.save(update_fields=["cancel_requested"])
@@ -255,7 +255,7 @@ def run_claim(run_id: int, worker: str) -> GenerationRun | None:
             run.started_at = run.started_at or now
             run.save(update_fields=["status", "worker", "heartbeat_at", "attempts", "started_at"])
             return run
-    stream.end(run.id, run.status)
+    stream.end(run, run.status)
     return None
 
 

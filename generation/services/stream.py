@@ -11,6 +11,9 @@ Messages, as the pages' scripts read them (static/js/generation.js and assist.js
 {"text": piece} appends, {"text": whole, "replace": true} replaces, and
 {"done": true, "status": …, "post": …} says the run is over.
 
+The key is the run's thread id (a UUID), not its number: a number comes back after a database is
+reset or restored, and a page must never replay another run's end.
+
 Writing is best effort: the stored run is the record, the stream a convenience, so a Redis
 failure is logged and the draft goes on. On the clinical channel the worker sends no pieces,
 only the de-identified text once it is written (generation/services/execute.py).
@@ -34,23 +37,24 @@ READ_BLOCK_MS = 1000  # a reader wakes at least this often: heartbeats, and chec
 ENTRY_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
 
-def stream_key(run_id: int) -> str:
-    return f"blogllm:generation:{run_id}:stream"
+def stream_key(run: Any) -> str:
+    """The run's stream (`run`: a GenerationRun, or anything with its `thread_id`)."""
+    return f"blogllm:generation:{run.thread_id}:stream"
 
 
 # --- Writing (the worker, and a cancel) -------------------------------------------------------
 
 
-def append(run_id: int, piece: str) -> None:
-    _add(run_id, {"text": piece})
+def append(run: Any, piece: str) -> None:
+    _add(run, {"text": piece})
 
 
-def replace(run_id: int, text: str) -> None:
-    _add(run_id, {"text": text, "replace": True})
+def replace(run: Any, text: str) -> None:
+    _add(run, {"text": text, "replace": True})
 
 
-def end(run_id: int, status: str, post: int | None = None) -> None:
-    _add(run_id, {"done": True, "status": status, "post": post})
+def end(run: Any, status: str, post: int | None = None) -> None:
+    _add(run, {"done": True, "status": status, "post": post})
 
 
 @functools.cache
@@ -60,17 +64,17 @@ def _writer() -> Any:
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
 
 
-def _add(run_id: int, message: dict) -> None:
+def _add(run: Any, message: dict) -> None:
     import redis
 
-    key = stream_key(run_id)
+    key = stream_key(run)
     try:
         with _writer().pipeline(transaction=True) as pipe:
             pipe.xadd(key, {"m": json.dumps(message)})
             pipe.expire(key, STREAM_TTL_SECONDS)
             pipe.execute()
     except redis.RedisError:
-        logger.warning("Could not add to generation run %s's stream", run_id)
+        logger.warning("Could not add to generation run %s's stream", run.id)
 
 
 # --- Reading (the page's server-sent events, the generate command, the benchmark) ---------------
@@ -82,7 +86,7 @@ class Entry:
     message: dict
 
 
-def follow(run_id: int, *, after: str = "", max_seconds: float = 600) -> Iterator[Entry | None]:
+def follow(run: Any, *, after: str = "", max_seconds: float = 600) -> Iterator[Entry | None]:
     """The run's messages, from the start (the text so far as one replace message), or after
     the entry id `after`, until the run's end message or `max_seconds`. Yields None whenever a
     second passes without news, so the caller can send a heartbeat or look at the run itself.
@@ -92,7 +96,7 @@ def follow(run_id: int, *, after: str = "", max_seconds: float = 600) -> Iterato
     client = redis.Redis.from_url(
         settings.REDIS_URL, socket_timeout=READ_BLOCK_MS / 1000 + 5, decode_responses=True
     )
-    key = stream_key(run_id)
+    key = stream_key(run)
     try:
         if ENTRY_ID.match(after or ""):
             last = after
@@ -116,18 +120,18 @@ def follow(run_id: int, *, after: str = "", max_seconds: float = 600) -> Iterato
                 if message.get("done"):
                     return
     except redis.RedisError:
-        logger.warning("Could not read generation run %s's stream", run_id)
+        logger.warning("Could not read generation run %s's stream", run.id)
     finally:
         client.close()
 
 
-def text_so_far(run_id: int) -> str:
+def text_so_far(run: Any) -> str:
     """What the page shows now: every append since the last replace."""
     import redis
 
     client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, decode_responses=True)
     try:
-        entries = [Entry(i, m) for i, m in _decoded(client.xrange(stream_key(run_id)))]
+        entries = [Entry(i, m) for i, m in _decoded(client.xrange(stream_key(run)))]
     finally:
         client.close()
     folded = _folded(entries)

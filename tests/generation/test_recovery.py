@@ -43,7 +43,7 @@ def enqueued(monkeypatch) -> list[int]:  # noqa: ANN001
 def published(monkeypatch) -> list[tuple[int, dict]]:  # noqa: ANN001
     """What the worker would add to the run's live stream (recorded instead of sent to Redis)."""
     messages: list[tuple[int, dict]] = []
-    monkeypatch.setattr(stream, "_add", lambda run_id, m: messages.append((run_id, m)))
+    monkeypatch.setattr(stream, "_add", lambda run, m: messages.append((run.id, m)))
     return messages
 
 

@@ -266,11 +266,11 @@ def sse(response) -> list[tuple[str, dict]]:  # noqa: ANN001
 def live(monkeypatch):  # noqa: ANN001, ANN201
     """Streams that give up soon if a test fails, and are deleted after it."""
     monkeypatch.setattr(views, "STREAM_MAX_SECONDS", 20)
-    ids: list[int] = []
-    yield ids
+    runs: list[GenerationRun] = []
+    yield runs
     client = redis.Redis.from_url(settings.REDIS_URL)
-    for run_id in ids:
-        client.delete(stream.stream_key(run_id))
+    for run in runs:
+        client.delete(stream.stream_key(run))
     client.close()
 
 
@@ -290,13 +290,13 @@ def later(*steps) -> threading.Thread:  # noqa: ANN002
 @pytest.mark.django_db
 def test_the_stream_relays_what_the_worker_adds_with_ids(client, author, live) -> None:  # noqa: ANN001
     run = make_run(author, status=S.RUNNING)
-    live.append(run.id)
+    live.append(run)
     client.force_login(author)
     response = client.get(url("stream", run))
     worker = later(
-        lambda: stream.replace(run.id, ""),
-        lambda: stream.append(run.id, "Hello <world>"),
-        lambda: stream.end(run.id, "x"),
+        lambda: stream.replace(run, ""),
+        lambda: stream.append(run, "Hello <world>"),
+        lambda: stream.end(run, "x"),
     )
     try:
         received = sse(response)
@@ -314,16 +314,16 @@ def test_a_page_that_opens_mid_draft_gets_the_text_so_far_once_then_the_rest(
     client, author, live
 ) -> None:  # noqa: ANN001
     run = make_run(author, status=S.RUNNING)
-    live.append(run.id)
-    stream.append(run.id, "An old draft")  # the first draft, replaced by its revision
-    stream.replace(run.id, "")
+    live.append(run)
+    stream.append(run, "An old draft")  # the first draft, replaced by its revision
+    stream.replace(run, "")
     for piece in ("Hello", " wor"):  # what the worker wrote before the page came
-        stream.append(run.id, piece)
+        stream.append(run, piece)
     client.force_login(author)
     response = client.get(url("stream", run))
     worker = later(
-        lambda: stream.append(run.id, "ld!"),
-        lambda: stream.end(run.id, "x"),
+        lambda: stream.append(run, "ld!"),
+        lambda: stream.end(run, "x"),
     )
     try:
         received = [m for _, m in sse(response)]
@@ -339,17 +339,14 @@ def test_a_page_that_opens_mid_draft_gets_the_text_so_far_once_then_the_rest(
 @pytest.mark.django_db
 def test_a_page_that_reconnects_reads_on_after_its_last_event(client, author, live) -> None:  # noqa: ANN001
     run = make_run(author, status=S.RUNNING)
-    live.append(run.id)
+    live.append(run)
     client.force_login(author)
     for piece in ("One", " two"):
-        stream.append(run.id, piece)
-    worker = later(lambda: stream.end(run.id, "x"))
+        stream.append(run, piece)
+    worker = later(lambda: stream.end(run, "x"))
     first = sse(client.get(url("stream", run)))
     worker.join()
     last_seen = first[0][0]  # the page saw the text so far, then lost its connection
-    stream.append(
-        run.id, " three"
-    )  # after the end only in this test: it proves where reading starts
 
     again = sse(client.get(url("stream", run), headers={"Last-Event-ID": last_seen}))
 
@@ -364,7 +361,7 @@ def test_a_run_that_ended_without_its_end_on_the_stream_ends_the_page_too(
     """Writing to Redis is best effort: the page also looks at the run while the stream is quiet."""
     monkeypatch.setattr(views, "STREAM_HEARTBEAT_SECONDS", 0)
     run = make_run(author, status=S.RUNNING)
-    live.append(run.id)
+    live.append(run)
     client.force_login(author)
     response = client.get(url("stream", run))
     GenerationRun.objects.filter(id=run.id).update(status=S.SUCCEEDED, output="Done it.")
@@ -380,9 +377,9 @@ def test_a_run_that_ended_without_its_end_on_the_stream_ends_the_page_too(
 @pytest.mark.django_db
 def test_a_last_event_id_that_is_not_a_stream_id_reads_from_the_start(client, author, live) -> None:  # noqa: ANN001
     run = make_run(author, status=S.RUNNING)
-    live.append(run.id)
-    stream.append(run.id, "So far")
-    stream.end(run.id, "x")
+    live.append(run)
+    stream.append(run, "So far")
+    stream.end(run, "x")
     client.force_login(author)
 
     received = sse(client.get(url("stream", run), headers={"Last-Event-ID": "$; FLUSHALL"}))
@@ -458,3 +455,21 @@ def test_the_run_list_query_count_does_not_grow_with_runs(
     with django_assert_max_num_queries(7):
         response = client.get(reverse("generation:runs"))
     assert response.status_code == 200 and len(response.context["runs"]) == 16
+
+
+@pytest.mark.django_db
+def test_a_run_never_reads_another_runs_stream_with_the_same_number(author, live) -> None:  # noqa: ANN001
+    """Run numbers come back after a database is reset or restored; the stream is keyed by the
+    run's thread id, so an old run's text and end are never replayed to a new run's page."""
+    import uuid
+
+    old = make_run(author, status=S.SUCCEEDED)
+    live.append(old)
+    stream.append(old, "Old text")
+    stream.end(old, S.SUCCEEDED)
+    same_number = GenerationRun(id=old.id, thread_id=uuid.uuid4())
+
+    read = list(stream.follow(same_number, max_seconds=1))
+
+    assert all(entry is None for entry in read)
+    assert [e.message for e in stream.follow(old, max_seconds=1) if e][-1]["done"]

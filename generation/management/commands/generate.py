@@ -51,7 +51,7 @@ class Command(BaseCommand):
             )
         except (ValidationError, PermissionDenied) as exc:
             raise CommandError(" ".join(getattr(exc, "messages", [str(exc)]))) from exc
-        listener = self._listen(run.id) if options["stream"] else None
+        listener = self._listen(run) if options["stream"] else None
         worker = f"manage.py generate@{socket.gethostname()}:{os.getpid()}"
         run = generation_run_execute(run_id=run.id, worker=worker)
         if listener is not None:
@@ -72,13 +72,13 @@ class Command(BaseCommand):
             f"#{run.post_id}. {run.new_tokens} tokens at {run.tokens_per_s or 0:.1f} tokens/s."
         )
 
-    def _listen(self, run_id: int) -> threading.Thread:
+    def _listen(self, run: object) -> threading.Thread:
         """Print the words the worker (here: this process) adds to the run's stream as they
         come, with a rule where a revision starts over."""
 
         def show() -> None:
             shown = False
-            for entry in stream.follow(run_id):
+            for entry in stream.follow(run):
                 message = entry.message if entry else {}
                 text = message.get("text")
                 if not isinstance(text, str):
@@ -89,6 +89,6 @@ class Command(BaseCommand):
                 self.stdout.flush()
                 shown = shown or bool(text)
 
-        listener = threading.Thread(target=show, name=f"generate-stream-{run_id}", daemon=True)
+        listener = threading.Thread(target=show, name=f"generate-stream-{run.id}", daemon=True)
         listener.start()
         return listener
