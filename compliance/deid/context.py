@@ -183,6 +183,13 @@ def _is_cap(word: str) -> bool:
     return word[:1].isupper()
 
 
+def caps_note(text: str) -> bool:
+    """Whether a note is written in capitals (more than 80% of its first 5,000 letters): then
+    capitals say nothing about names."""
+    letters = [ch for ch in text[:5000] if ch.isalpha()]
+    return bool(letters) and sum(ch.isupper() for ch in letters) > 0.8 * len(letters)
+
+
 def _sentence_start(text: str, start: int) -> bool:
     i = start - 1
     while i >= 0 and text[i] in " \t\"'(":

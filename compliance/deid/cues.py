@@ -17,6 +17,9 @@ from .spans import Deadline, Span
 
 # What follows "dr" without being a name: "dr aware", "dr notified", "drs and nurses".
 _NOT_AFTER_TITLE = lx.section("not_after_title")
+_PARTICLES = lx.section("name_particles") | {"o"}
+# Words that end a place's name walking back from it: cue words ("to", "from") and care units.
+_NOT_A_PLACE = lx.section("lead_stop") | lx.section("care_units")
 _DR = frozenset(["dr", "drs"])  # after these a name is expected, whatever its case
 _DOCTOR = _DR | frozenset(["doctor", "doctors"])
 _PERSON_TITLES = _DOCTOR | frozenset(["mr", "mrs", "ms", "miss"])
@@ -50,10 +53,6 @@ _JOINERS = {" ", "-", " - "}
 # Who a name follows in a note: "psych nurse leslie kiezulas", "case manager marta", "sw anne".
 _ROLES = lx.section("titles") | frozenset(["manager", "worker", "sw", "cm", "chaplain", "rn"])
 _UNIT_AFTER_PLACE = frozenset(["er", "ed", "ew", "cath", "icu", "micu", "ccu", "sicu", "or", "ir"])
-_MOVED_TO = re.compile(
-    r"(?i)\b(?:transfer(?:r?ed)?|trans|taken|sent|brought|go|went|arrived|rec(?:ie|ei)ved"
-    r"|admitted|adm|came|discharged|accepted)\s+(?:\w+\s+)?(?:to|from|at|into)\s+$"
-)
 _PLACE_BEFORE = re.compile(r"(?i)(?:\b(?:to|at|from|in)|@)\s+$")
 _SAINT = re.compile(
     r"(?:\b(?:to|at|from|in|by)|@)\s+((?:St\.?|ST\.?|Saint|SAINT)\s+[A-Z][\w'’]*\.?)"
@@ -111,9 +110,7 @@ def _title_names(text: str, toks: list, names: set[int]) -> None:
             if k >= len(toks) or _gap(text, toks[k - 1], toks[k]) not in _JOINERS | {". "}:
                 break
             fold = toks[k].fold
-            joined = _gap(text, toks[k - 1], toks[k]) == "-" or toks[k - 1].fold in lx.section(
-                "name_particles"
-            ) | {"o"}
+            joined = _gap(text, toks[k - 1], toks[k]) == "-" or toks[k - 1].fold in _PARTICLES
             if fold in _NOT_AFTER_TITLE or not (joined or _unknown(fold) or fold in lx.all_names()):
                 break
             if not joined and fold in lx.common_words():
@@ -299,7 +296,7 @@ def _lived_in(text: str, toks: list, i: int) -> list[int]:
     amrsh')."""
     k = i + 1
     joined = k < len(toks) and _gap(text, toks[i], toks[k]) == " "
-    placed = toks[i].fold in lx.section("lead_stop") | lx.section("care_units")
+    placed = toks[i].fold in _NOT_A_PLACE
     if joined and _unknown(toks[k].fold) and not placed:
         return [i, k]
     return [i] if _is_town(toks[i].fold) else []
@@ -318,13 +315,12 @@ def _hospital_places(text: str, toks: list, places: list[tuple[int, int]]) -> No
     """'kernan hosp', 'reisterstown hospital', 'sacred heart hospital', 'harford memorial',
     'university of maryland hospital': the words before a hospital word, back to a cue word."""
     ends = {t.end: i for i, t in enumerate(toks)}
-    stop = lx.section("lead_stop") | lx.section("care_units")
     for m in _HOSPITAL_WORD.finditer(text):
         i = ends.get(m.start() - 1) if text[m.start() - 1 : m.start()] == " " else None
         run: list[int] = []
         while i is not None and len(run) < 4:
             t = toks[i]
-            if t.fold in stop and not (t.fold == "of" and run):
+            if t.fold in _NOT_A_PLACE and not (t.fold == "of" and run):
                 break
             if t.fold in lx.safelist():
                 break
@@ -336,7 +332,7 @@ def _hospital_places(text: str, toks: list, places: list[tuple[int, int]]) -> No
         bracketed = run and text[toks[run[0]].start - 1 : toks[run[0]].start] == "("
         # … or right after a place cue: "transferred to sacred heart hospital", "recieved from
         # university of maryland hospital" (never "in my salaried hospital job")
-        moved = run and _MOVED_TO.search(text[max(0, toks[run[0]].start - 30) : toks[run[0]].start])
+        moved = run and _moved_to(text, toks[run[0]].start)
         if not (bracketed or moved):
             while run and not _named(toks[run[0]]):
                 run.pop(0)
@@ -347,6 +343,12 @@ def _hospital_places(text: str, toks: list, places: list[tuple[int, int]]) -> No
         # "kernan hosp": the name is PHI, the generic word not; "harford memorial": both
         generic = re.match(r"(?i)hosp|medical|med\b|campus", m.group())
         places.append((toks[run[0]].start, toks[run[-1]].end if generic else m.end()))
+
+
+def _moved_to(text: str, start: int) -> bool:
+    """Whether a transfer cue ends right at `start` ('transferred to |sacred heart hospital')."""
+    window = max(0, start - 40)
+    return any(m.end() == start for m in _MOVE_CUE.finditer(text, window, start))
 
 
 def _named(tok: object) -> bool:

@@ -8,11 +8,6 @@ from .spans import Deadline, Span, merge_spans
 _SAFE_CONFIDENCE = 0.95  # a checked pattern at or above this is kept even over a safelisted word
 
 
-def _caps_note(text: str) -> bool:
-    letters = [ch for ch in text[:5000] if ch.isalpha()]
-    return bool(letters) and sum(ch.isupper() for ch in letters) > 0.8 * len(letters)
-
-
 def warm_up() -> None:
     """Build the dictionaries now (a worker calls this once at start-up, not on its first note)."""
     lexicon.strong_names()
@@ -38,7 +33,7 @@ def find_spans(
     deadline = Deadline(time_limit)
     spans = patterns.find_patterns(text, deadline)
     deadline.check()
-    caps = _caps_note(text)
+    caps = context.caps_note(text)
     toks = context.tokenize(text)
     deadline.check()
     spans += context.find_names(text, toks, caps, deadline)

@@ -31,6 +31,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 from . import lexicon as lx
+from .context import caps_note
 from .spans import Span
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ THRESHOLD = 0.97  # a token's marginal probability before it becomes a span
 TOKEN_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*|\d+|[^\w\s]")
 _TITLES = lx.section("titles")
 _RELATIONS = lx.section("relations")
+_CARE_UNITS = lx.section("care_units")
 
 
 def tokens(text: str) -> list[tuple[int, int, str]]:
@@ -75,7 +77,7 @@ def _word_features(word: str) -> dict[str, float | str]:
             "english": fold in lx.english_words(),
             "common": fold in lx.common_words(),
             "safe": fold in lx.safelist(),
-            "unit": fold in lx.section("care_units"),
+            "unit": fold in _CARE_UNITS,
             "title": fold in _TITLES,
             "relation": fold in _RELATIONS,
             "unknown": lx.unknown_word(fold),
@@ -83,11 +85,6 @@ def _word_features(word: str) -> dict[str, float | str]:
         }
         feats.update({name: 1.0 for name, on in flags.items() if on})
     return feats
-
-
-def caps_note(text: str) -> bool:
-    head = text[:3000]
-    return sum(ch.isupper() for ch in head) > 0.6 * max(1, sum(ch.isalpha() for ch in head))
 
 
 def features(

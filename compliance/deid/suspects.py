@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 
 from . import lexicon as lx
-from .context import RELATIONS, TITLES, eponym_positions, tokenize
+from .context import RELATIONS, TITLES, caps_note, eponym_positions, tokenize
 from .spans import Deadline, DeidTimeout, Span
 
 REASONS: dict[str, str] = {
@@ -91,11 +91,6 @@ def _clock_time(value: str) -> bool:
     return len(value) == 4 and int(value[:2]) < 24 and int(value[2:]) < 60
 
 
-def _caps_note(text: str) -> bool:
-    letters = [ch for ch in text[:5000] if ch.isalpha()]
-    return bool(letters) and sum(ch.isupper() for ch in letters) > 0.8 * len(letters)
-
-
 # Word shape of drug names ("Dopamine", "Heparin", "Metoprolol"): let go unless it is also a name.
 _DRUG_SHAPE = re.compile(
     r"(?:ine|in|one|ol|ide|ate|pril|sartan|azole|mycin|cillin|pam|lam|mab|nib|phed|dil|xan)$"
@@ -116,7 +111,7 @@ def _plain_word(fold: str) -> bool:
 
 
 def _unknown_words(text: str, covered: _Covered, add: _Add, deadline: Deadline) -> None:
-    if _caps_note(text):
+    if caps_note(text):
         return  # in a note written in capitals every word is capitalised: nothing to tell
     toks = tokenize(text)
     lower_seen = {t.fold for t in toks if t.word.islower()}
