@@ -451,9 +451,7 @@ def report(notes: Sequence[Any], runs: list[Run]) -> None:
         ("distractor tokens removed", lambda r: f"{_distractor_rate(r.result):.4f}"),
         *_speed_rows(pool=True),
     ]
-    print("\n" + _line("", [r.name for r in runs]))
-    for label, value in rows:
-        print(_line(label, [_cell(r, value) for r in runs]))
+    _print_rows(runs, rows)
 
     print(
         f"\n{'recall by category':<20}{'support':>8}" + "".join(f"{r.name:>{WIDTH}}" for r in runs)
@@ -473,6 +471,13 @@ def report(notes: Sequence[Any], runs: list[Run]) -> None:
         cells = [_cell(r, lambda r, g=group: f"{r.by_group[g].recall:.4f}") for r in runs]
         print(f"{group:<20}{result.gold_tokens:>8}" + "".join(f"{cell:>{WIDTH}}" for cell in cells))
     _targets(_primary(runs))
+
+
+def _print_rows(runs: Sequence[Run], rows: Sequence[tuple[str, object]]) -> None:
+    """One line per figure, one column per system."""
+    print("\n" + _line("", [r.name for r in runs]))
+    for label, value in rows:
+        print(_line(label, [_cell(r, value) for r in runs]))
 
 
 def _distractor_rate(result: Score) -> float:
@@ -548,9 +553,7 @@ def report_physionet(path: Path, notes: Sequence[Any], runs: list[Run]) -> None:
          lambda r: f"{r.strict.optional_redacted}/{r.strict.optional_tokens}"),
         *_speed_rows(pool=False),
     ]  # fmt: skip
-    print("\n" + _line("", [r.name for r in runs]))
-    for label, value in rows:
-        print(_line(label, [_cell(r, value) for r in runs]))
+    _print_rows(runs, rows)
 
     print(
         f"\n{'recall by category':<20}{'support':>8}" + "".join(f"{r.name:>{WIDTH}}" for r in runs)

@@ -147,7 +147,7 @@ class DeidFinding(models.Model):
     start = models.PositiveIntegerField()
     end = models.PositiveIntegerField()
     category = models.CharField(max_length=32, db_index=True)
-    detector = models.CharField(max_length=32)  # pattern, dictionary, context, ner, reviewer
+    detector = models.CharField(max_length=32)  # a compliance.deid.spans.DETECTORS value
     confidence = models.FloatField(default=1.0)
     reviewer_action = models.CharField(max_length=8, choices=Action.choices, blank=True)
     surrogate = models.CharField(max_length=200, blank=True)
