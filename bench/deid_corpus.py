@@ -16,7 +16,8 @@ note, radiology report, referral letter), 1,200 to 2,800 characters, about one i
 capitals. Texts are built by appending fragments and recording offsets as they go, never by
 searching afterwards, so every gold span is exact. Each note also lists its distractors (drugs,
 eponyms, doses, vitals, labs, codes, ages under 90, bare years, states, ordinary words that are
-names elsewhere): text that must stay, with the same offsets, for measuring over-redaction.
+names elsewhere): text that must stay, with the same offsets, for measuring over-redaction
+(bare years may go or stay: compliance.deid.scoring counts them on neither side).
 Names come mostly from the hand-written lists below, some from Faker's non-US locales; all
 hospitals, organisations, addresses and numbers are invented.
 """

@@ -78,6 +78,27 @@ _DAY_MONTH_SHORT_YEAR = re.compile(
 _ON_MONTH_DASH_DAY = re.compile(r"\b(?:on|since|from|until)\s+(\d{1,2})-(\d{1,2})(?![\d/.-])", re.I)
 _WORD_AFTER = re.compile(r"\s*(%|[^\W\d_]+)?")
 _NOT_UNITS = frozenset(["for", "and", "with", "at", "in", "to", "when", "after", "before", "per"])
+# A year alone. 1960-1999 cannot be a clock time ("at 1900" is), so bare it is a year unless a unit
+# or an intake/output reading follows ("s/p resection 1977", never "IN 1980 OUT 1200" or "1975cc");
+# 2000-2049 reads as a time unless a year's cue comes first ("its 2019", "in 2012").
+_NOT_AFTER_YEAR = (
+    r"(?![\d/:%-]|[.,]\d|\s*(?:cc|mls?|l|mg|g|gms?|kcal|cal|u|units?|mcg|lbs?|kg|hrs?|h|min|ms|out|in"
+    r"|to|x|/)\b)"
+)
+# A two-digit year before a procedure in a history list: "09 PTCA to LCX", "13 stent" (a count
+# of stents is one digit; "'09 PTCA" is above)
+_SHORT_YEAR_BEFORE_EVENT = re.compile(
+    r"(?<![\w'’./:-])(\d{2})\s+(?:PTCA|PCI|CABG|stents?|N?STEMI|MI|AVR|MVR|ablation|PPM|AICD|CVA"
+    r"|TIA)\b",
+    re.I,
+)
+# A vital sign or a lab before a number makes it a reading: "HR 88 MI ruled out"
+_READING_BEFORE = re.compile(
+    r"(?i)\b(?:hr|rr|sats?|spo2|o2|temp|t|bp|map|cvp|pap|k|na|ef|rate|hct|hgb|wbc|plt|inr|ptt|glu"
+    r"|bs|fs|ci|co|svr|peep|fio2|vt|ps)\s*[:=]?\s*$"
+)
+_BARE_YEAR = re.compile(rf"(?<![\d.,/:+=-])\b(19[6-9]\d)\b{_NOT_AFTER_YEAR}", re.I)
+_CUED_YEAR = re.compile(rf"(?i)\b(?:in|its|it's|since|year|yr|of)\s+(20[0-4]\d)\b{_NOT_AFTER_YEAR}")
 
 
 def _unit_follows(text: str, end: int) -> bool:
@@ -541,6 +562,13 @@ def _id_span(m: re.Match[str]) -> tuple[int, int]:
     return start, end
 
 
+# A number standing alone after a note's title, ending its header line: "admission note 2115".
+# It may be the note's, the encounter's or the clock's; a shift ("note 1900-0700") is a range.
+_NOTE_HEADER_NUMBER = re.compile(
+    r"(?im)^[ \t]*(?:[a-z/]+[ \t]+){0,3}(?:note|addendum)[ \t]*[:#]?[ \t]*(\d{3,8})[ \t]*$"
+)
+
+
 def find_numbers(text: str, add: Add, deadline: Deadline) -> None:
     for m in SSN_RE.finditer(text):
         ok = ssn_valid(m.group(1), m.group(3), m.group(4))
@@ -576,6 +604,8 @@ def find_numbers(text: str, add: Add, deadline: Deadline) -> None:
             continue  # "code: I10": a diagnosis
         add(m.start(1), m.end(1), "ID", detector="context", confidence=0.85)
     deadline.check()
+    for m in _NOTE_HEADER_NUMBER.finditer(text):
+        add(m.start(1), m.end(1), "ID", detector="context", confidence=0.6)
     for m in DEA_RE.finditer(text):
         if dea_valid(m.group()):
             add(m.start(), m.end(), "LICENSE")
@@ -748,4 +778,18 @@ def find_patterns(text: str, deadline: Deadline) -> list[Span]:
 
     for finder in (find_dates, find_ages, find_contact, find_numbers, find_usernames, find_places):
         finder(text, add, deadline)
+    find_years(text, spans, add)
     return spans
+
+
+def find_years(text: str, found: list[Span], add: Add) -> None:
+    """Years alone ("s/p resection 1977", "its 2019", "09 PTCA"), last and only where no other
+    pattern saw more: "DOB 1923-07-30" is a date of birth, "tattoo 'MOM 1972'" an ID."""
+    for rx in (_BARE_YEAR, _CUED_YEAR, _SHORT_YEAR_BEFORE_EVENT):
+        for m in rx.finditer(text):
+            start, end = m.span(1)
+            if any(s.start < end and start < s.end for s in found):
+                continue
+            before = text[max(0, m.start() - 12) : m.start()]
+            if not (_NOT_DATE_BEFORE.search(before) or _READING_BEFORE.search(before)):
+                add(start, end, "DATE", confidence=0.7)

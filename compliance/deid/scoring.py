@@ -136,6 +136,11 @@ def _context(text: str, start: int, end: int, width: int = 30) -> str:
     return f"{left}[{text[start:end]}]{right}".replace("\n", " ")
 
 
+# Distractors that may go or stay, counted on neither side (still reported as distractors): a
+# year alone, which Safe Harbor keeps and the engine withholds in a history ("quit in 1998").
+OPTIONAL_DISTRACTORS = frozenset(["YEAR"])
+
+
 def score(
     gold: Mapping[str, Sequence[Any]],
     predicted: Mapping[str, Sequence[Any]],
@@ -151,7 +156,14 @@ def score(
         pred_spans = [_triple(s) for s in predicted.get(note_id, ())]
         gold_labels = _covered(tokens, gold_spans)
         pred_labels = _covered(tokens, pred_spans)
+        optional = [
+            (start, end)
+            for start, end, category in map(_triple, (distractors or {}).get(note_id, ()))
+            if category in OPTIONAL_DISTRACTORS
+        ]
         for (start, end), g, p in zip(tokens, gold_labels, pred_labels, strict=True):
+            if any(a <= start and end <= b for a, b in optional):
+                continue  # may go or stay, as the PhysioNet gold's optional spans
             if g:
                 cat = result.per_category.setdefault(g, CategoryScore())
                 cat.support += 1
