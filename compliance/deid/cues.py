@@ -53,6 +53,13 @@ _JOINERS = {" ", "-", " - "}
 # Who a name follows in a note: "psych nurse leslie kiezulas", "case manager marta", "sw anne".
 _ROLES = lx.section("titles") | frozenset(["manager", "worker", "sw", "cm", "chaplain", "rn"])
 _UNIT_AFTER_PLACE = frozenset(["er", "ed", "ew", "cath", "icu", "micu", "ccu", "sicu", "or", "ir"])
+_BARE_PLACE_CUE = re.compile(r"(?i)\b(?:to|from|at)\s$")
+# Words that describe a hospital without naming it: "the local hospital", "an outside hosp".
+_GENERIC_PLACE_WORDS = lx.section("generic_place_words") | lx.section("care_units")
+# A hospital's short form after a word of place: "had at gh", "I know I'm in GH", "to MGH".
+_HOSPITAL_SHORT = re.compile(
+    r"(?:\b(?:[Aa]t|[Tt]o|[Ff]rom|AT|TO|FROM|in|IN)|@)\s+([A-Za-z]{1,3}[Hh])\b"
+)
 _PLACE_BEFORE = re.compile(r"(?i)(?:\b(?:to|at|from|in)|@)\s+$")
 _SAINT = re.compile(
     r"(?:\b(?:to|at|from|in|by)|@)\s+((?:St\.?|ST\.?|Saint|SAINT)\s+[A-Z][\w'’]*\.?)"
@@ -136,11 +143,24 @@ def _aware_names(text: str, toks: list, names: set[int]) -> None:
         while k >= 0 and len(run) < 2 and _gap(text, toks[k], toks[k + 1]) == " ":
             fold = toks[k].fold
             bare_name = fold in lx.all_names() and fold not in lx.english_words()
-            if not (_unknown(fold) or bare_name) or len(fold) < 3:
+            # a short word right before an unknown one is its given name ("BEA TURA AWARE"),
+            # when it is no clinical, common or staff word
+            given = bool(run) and len(fold) <= 5 and not _plain_word(fold)
+            if not (_unknown(fold) or bare_name or given) or len(fold) < 3:
                 break
             run.insert(0, k)
             k -= 1
         names.update(run)
+
+
+def _plain_word(fold: str) -> bool:
+    return (
+        fold in lx.common_words()
+        or fold in lx.safelist()
+        or fold in _NOT_AFTER_TITLE
+        or fold in _NOT_A_PLACE
+        or fold in _ROLES
+    )
 
 
 # "lawyer (Wil Laberbera)", "friend (Tomas Ruiz)": who someone is, then their name in brackets
@@ -286,6 +306,13 @@ def _moved_places(text: str, toks: list, places: list[tuple[int, int]]) -> None:
             continue
         if _gap(text, t, nxt) == " " and _PLACE_BEFORE.search(text[max(0, t.start - 12) : t.start]):
             places.append((t.start, t.end))
+    # "had at gh", "in GH": a hospital's initials, H for hospital, that no dictionary places;
+    # after "in" only in capitals ("in nph pts" is a drug's)
+    for m in _HOSPITAL_SHORT.finditer(text):
+        short = m.group(1)
+        lower_in = m.group().lower().startswith("in") and not short.isupper()
+        if _unknown(short.lower()) and not lower_in:
+            places.append((m.start(1), m.end(1)))
     # "Was accepted by St. Agnes", "had a bed @ St A.", "in St Mary hospital"
     for m in _SAINT.finditer(text):
         places.append((m.start(1), m.end(1)))
@@ -320,9 +347,12 @@ def _hospital_places(text: str, toks: list, places: list[tuple[int, int]]) -> No
         run: list[int] = []
         while i is not None and len(run) < 4:
             t = toks[i]
-            if t.fold in _NOT_A_PLACE and not (t.fold == "of" and run):
+            # "admitted from MD Hospital": a shorthand word is the name when a transfer cue
+            # comes right before it
+            cued = _moved_to(text, t.start) and t.fold not in _GENERIC_PLACE_WORDS
+            if t.fold in _NOT_A_PLACE and not (t.fold == "of" and run) and not cued:
                 break
-            if t.fold in lx.safelist():
+            if t.fold in lx.safelist() and not cued:
                 break
             run.insert(0, i)
             gap = _gap(text, toks[i - 1], t) if i else "\n"
@@ -333,6 +363,10 @@ def _hospital_places(text: str, toks: list, places: list[tuple[int, int]]) -> No
         # … or right after a place cue: "transferred to sacred heart hospital", "recieved from
         # university of maryland hospital" (never "in my salaried hospital job")
         moved = run and _moved_to(text, toks[run[0]].start)
+        # … or right after a bare "to", "from" or "at", when no word of it is generic: "to go
+        # this afternoon, to sacred heart hospital" (never "to the local hospital", "at night
+        # hospital staff")
+        moved = moved or (run and _bare_hospital_name(text, toks, run))
         if not (bracketed or moved):
             while run and not _named(toks[run[0]]):
                 run.pop(0)
@@ -343,6 +377,15 @@ def _hospital_places(text: str, toks: list, places: list[tuple[int, int]]) -> No
         # "kernan hosp": the name is PHI, the generic word not; "harford memorial": both
         generic = re.match(r"(?i)hosp|medical|med\b|campus", m.group())
         places.append((toks[run[0]].start, toks[run[-1]].end if generic else m.end()))
+
+
+def _bare_hospital_name(text: str, toks: list, run: list[int]) -> bool:
+    """Whether the words before a hospital word follow a bare 'to', 'from' or 'at' and none of
+    them is generic ('local', 'outside', 'night', 'my')."""
+    start = toks[run[0]].start
+    if not _BARE_PLACE_CUE.search(text[max(0, start - 6) : start]):
+        return False
+    return not any(toks[k].fold in _GENERIC_PLACE_WORDS for k in run)
 
 
 def _moved_to(text: str, start: int) -> bool:
@@ -387,12 +430,24 @@ def recurring_places(text: str, toks: list, spans: list[Span]) -> list[Span]:
     ]
 
 
+def _proper(fold: str) -> bool:
+    """A word of a place's name that is no common, generic or medical word ('calvert', not
+    'heart', 'local' or 'rehab')."""
+    return len(fold) >= 4 and not (
+        fold in lx.common_words() or fold in lx.safelist() or fold in _GENERIC_PLACE_WORDS
+    )
+
+
 def _recurring(text: str, toks: list, places: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Every other occurrence, in any case, of an unknown word already found as a place."""
+    """Every other occurrence, in any case, of a word already found as a place that is unknown
+    or a name ('CALVERT HOSPITAL' … '7/23 AT CALVERT-'), never a common word ('heart')."""
     found = {
         t.fold
         for t in toks
         for start, end in places
-        if start <= t.start and t.end <= end and _unknown(t.fold)
+        if start <= t.start
+        and t.end <= end
+        and (_unknown(t.fold) or _proper(t.fold))
+        and not _HOSPITAL_WORD.fullmatch(t.word)
     }
     return [(t.start, t.end) for t in toks if t.fold in found]

@@ -6,7 +6,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from . import lexicon as lx
 from .spans import LABELS, Span
@@ -319,7 +319,9 @@ class _Surrogates:
 
     def _institution(self, label: str, original: str) -> str:
         words = original.split()
-        suffix = words[-1] if len(words) > 1 else ""
+        # "Calvert Memorial Hospital" → "Fenwick Hospital"; but "sacred heart" → "Fenwick", not
+        # "Fenwick heart": only a generic last word stays
+        suffix = words[-1] if len(words) > 1 and _GENERIC_PLACE.fullmatch(words[-1]) else ""
         stem = self.pick("place", original, _SURROGATE_FAMILY)
         if label == "LOCATION":
             return f"{stem} {suffix}".strip() if suffix else stem
@@ -351,6 +353,12 @@ def _age(original: str) -> str:
 
 _NUMERIC = re.compile(r"^(\d{1,2})([-/.])(\d{1,2})(?:\2(\d{2}|\d{4}))?$")
 _ISO = re.compile(r"^(\d{4})([-/.])(\d{1,2})\2(\d{1,2})$")
+_GENERIC_PLACE = re.compile(
+    r"(?i)hosp(?:ital)?|cent(?:er|re)|clinic|memorial|medical|general|infirmary|campus|college"
+    r"|university|school|church|tower|house|home|manor|inc\.?|llc|corp\.?|company|co\.?|group"
+    r"|county|city|town|village|street|st\.?|road|rd\.?|avenue|ave\.?|lane|drive|park|bay"
+)
+_YEAR_ALONE = re.compile(r"^(?P<pre>['’]?)(?P<y>(?:19|20)\d{2}|\d{2})(?P<post>['’]?)$")
 _MONTH_YEAR_NUM = re.compile(r"^(\d{1,2})/(\d{4})$")
 _WORDY = re.compile(
     r"^(?:(?P<m1>[A-Za-z]{3,9})\.?\s+(?P<d1>\d{1,2})(?P<o1>st|nd|rd|th)?|(?P<d2>\d{1,2})"
@@ -419,6 +427,8 @@ def shift_date(
             if new:
                 return _match_case(s, _ordinal(new.day))
         return _match_case(s, _ordinal(1 + _digest(sur.seed, "day", s) % 28))
+    if m := _YEAR_ALONE.match(s):  # "1977", "'09", "79'", "09 PTCA": the year moves with the note
+        return _shift_year(m, shift)
     parsed = parse_date(s)
     if parsed is None:
         holiday = _holiday(lower)
@@ -442,6 +452,17 @@ def shift_date(
     if kind == "month-year-num":
         return f"{new.month:0{len(s.split('/')[0])}d}/{new.year}"
     return _shift_wordy(s, new)
+
+
+def _shift_year(m: re.Match, shift: int) -> str:
+    digits = m["y"]
+    year = int(digits) if len(digits) == 4 else 2000 + int(digits)
+    if len(digits) == 2 and year > datetime.now(UTC).year:
+        year -= 100  # "79'" is 1979
+    # A year alone could be any day of it: it moves one year the way the note's dates move, so
+    # it always changes and stays in order with them
+    new = year + (1 if shift > 0 else -1)
+    return f"{m['pre']}{new if len(digits) == 4 else f'{new % 100:02d}'}{m['post']}"
 
 
 def _shift_wordy(s: str, new: date) -> str:

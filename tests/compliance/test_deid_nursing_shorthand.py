@@ -73,6 +73,10 @@ def test_a_name_without_capitals_after_a_given_name_or_an_initial(text: str, phi
         ("social: lives alone in white quarnsh, dtr close by", ["quarnsh"]),
         ("radiation planning on Northgate Campus at 11:30", ["Northgate"]),
         ("radiation planning on North Campus at 11:30", ["North"]),
+        ("plans to leave at 4pm, to holy rood hospital. awaiting ambulance", ["holy", "rood"]),
+        ("Pt admitted from RN Hospital at 1900 for cath", ["RN"]),
+        ("valve repair that she had at bgh. presents with brbpr", ["bgh"]),
+        ('S: "I know I\'m in KH and it is friday"', ["KH"]),
     ],
 )
 def test_a_place_named_by_a_cue_is_found(text: str, phi: list[str]) -> None:
@@ -97,6 +101,9 @@ def test_staff_named_bare_before_aware_are_found() -> None:
     text = "RUN OF VENT BIGEMINY. ZELDA QUORTH AWARE, MGSO4 GIVEN. kessinwald notified."
     for word in ("ZELDA", "QUORTH", "kessinwald"):
         assert covered(text, word), (word, redacted(text))
+    text = "FREQ PVC'S. RUN OF BIGEMINY ZEB QUORTH AWARE, MGSO4 GIVEN."  # a short given name
+    for word in ("ZEB", "QUORTH"):
+        assert covered(text, word), (word, redacted(text))
     for kept in ("ho aware", "micu team notified", "family aware"):
         assert not redacted(kept), kept
 
@@ -105,6 +112,30 @@ def test_a_name_opening_a_line_before_an_age_is_found() -> None:
     text = "halvard quennel is a 70 yr old male adm 9/7 with sob"
     assert covered(text, "halvard") and covered(text, "quennel"), redacted(text)
     assert not covered("pt is a 70 yr old male", "pt")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "brought to the local hospital by ems",
+        "at night hospital staff were short",
+        "went to my hospital for the scan",
+        "seen at an outside hospital in june",
+        "sent to rehab hospital on friday",
+        "rise in nph pts",
+    ],
+)
+def test_a_generic_hospital_or_an_abbreviation_after_in_is_no_place(text: str) -> None:
+    assert not any(s.label == "LOCATION" for s in find_spans(text, use_ner=False)), redacted(text)
+
+
+def test_a_hospital_name_keeps_no_word_of_it_in_the_surrogate() -> None:
+    from compliance.deid import redact
+
+    text = "plan to go at 4pm, to holy rood hospital. Kessingham Memorial Hospital called."
+    out = redact(text, find_spans(text, use_ner=False), seed=3).text
+    assert "rood" not in out and "Kessingham" not in out
+    assert out.count("ospital") == 2, out  # the generic word stays
 
 
 def test_a_hospital_found_once_is_found_where_its_name_recurs_alone() -> None:
@@ -147,10 +178,43 @@ def test_phones_and_pagers_in_free_formats_are_found(text: str, phone: str) -> N
         ("CABGx4 '79, GERD", "'79"),
         ("AAA REPAIR IN 14' C/B DVT", "14'"),
         ("He returned to OR on 7-8 for coiling of aneurysm", "7-8"),
+        ("PMH: NIDDM. 08 PTCA to LCX. 12 stent to RCA", "08"),
+        ("PMH: NIDDM. 08 PTCA to LCX. 12 stent to RCA", "12"),
+        ("Hx of asthma, lung ca s/p resection 1978 LS clear", "1978"),
+        ('S: "I know where I am and its 2018." O: VSS', "2018"),
+        ("admission note 2215      \npt is a 60 yr old", "2215"),
     ],
 )
 def test_history_list_dates_are_found(text: str, date: str) -> None:
     assert covered(text, date), redacted(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("I/O: IN 1980 OUT 1200, even", "1980"),
+        ("urine 1975cc since midnight", "1975"),
+        ("TF at goal, total 1990 kcal", "1990"),
+        ("lasix given at 2015, diuresed well", "2015"),
+        ("HR 88 MI ruled out", "88"),
+        ("Nursing Progress Note 1900-0700", "1900"),
+        ("plt 1966.5 on repeat", "1966"),
+    ],
+)
+def test_readings_clock_times_and_counts_are_no_years(text: str, kept: str) -> None:
+    assert not covered(text, kept), redacted(text)
+
+
+def test_a_year_alone_moves_with_the_notes_date_shift() -> None:
+    from compliance.deid import date_shift_days, redact
+
+    text = "s/p resection 1977; CABG 79'; 09 PTCA to LCX"
+    out = redact(text, find_spans(text, use_ner=False), seed=5).text
+    assert "1977" not in out and "79'" not in out and "09 PTCA" not in out, out
+    years = [int(y) for y in __import__("re").findall(r"\b(19\d\d)\b", out)]
+    step = 1 if date_shift_days(5) > 0 else -1  # one year the way the note's dates move
+    assert years == [1977 + step], out
+    assert f"{79 + step}'" in out and f"{9 + step:02d} PTCA" in out, out
 
 
 @pytest.mark.parametrize(
