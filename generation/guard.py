@@ -17,6 +17,37 @@ from compliance.scanning import scan_output
 from generation.types import Finding, FindingKind
 
 ADVICE = {"length", "avoid_word"}
+# What a PHI finding says it found, by the engine's label (compliance.deid.LABELS).
+PHI_KINDS = {
+    "NAME": "a person's name",
+    "PROFESSION": "someone's job",
+    "HOSPITAL": "a hospital",
+    "ORGANIZATION": "an organisation",
+    "STREET": "a street address",
+    "CITY": "a town",
+    "ZIP": "a ZIP code",
+    "LOCATION": "a place",
+    "AGE": "an age over 89",
+    "DATE": "a date",
+    "PHONE": "a phone number",
+    "FAX": "a fax number",
+    "EMAIL": "an e-mail address",
+    "URL": "a web address",
+    "IP": "an IP address",
+    "USERNAME": "a user name",
+    "SSN": "a social security number",
+    "MRN": "a medical record number",
+    "HEALTH_PLAN": "a health plan number",
+    "ACCOUNT": "an account number",
+    "LICENSE": "a licence number",
+    "VEHICLE": "a vehicle identifier",
+    "DEVICE": "a device identifier",
+    "BIOMETRIC": "a biometric identifier",
+    "PHOTO": "a photograph",
+    "ID": "an identifying number",
+}
+NAMES_AND_PLACES = {"NAME", "CITY", "LOCATION", "HOSPITAL", "ORGANIZATION", "PROFESSION"}
+_YEAR_ALONE = re.compile(r"(?:19|20)\d{2}")
 MIN_SHARE_OF_LENGTH = 0.25  # a draft under a quarter of the asked length is flagged
 
 
@@ -29,10 +60,10 @@ def check_draft(
     report = scan_output(text)
     if report.error:
         findings.append(_finding("phi", report.error))
-    for hit in report.phi:
-        findings.append(
-            _finding("phi", f"Looks like {hit.label}.", hit.label, hit.start, hit.end, hit.text)
-        )
+    phi = report.phi if channel == "clinical" else _public_phi(report.phi)
+    for hit in phi:
+        detail = f"Looks like {PHI_KINDS.get(hit.label, 'an identifier')} ({hit.label})."
+        findings.append(_finding("phi", detail, hit.label, hit.start, hit.end, hit.text))
     for overlap in report.overlaps:
         findings.append(
             _finding(
@@ -62,6 +93,26 @@ def check_draft(
     if channel == "clinical":
         findings = [{**f, "text": ""} for f in findings]
     return findings
+
+
+def _public_phi(hits: list) -> list:
+    """The PHI hits that matter in a post of the general channel, the author's public blog.
+
+    Dropped: a "name" that is an everyday lower-case word ('said'), a year alone ('in 2019'),
+    and names and places the author's own published posts already use ('Emily', 'Bales'). Kept:
+    every identifier, and any name the public posts have never mentioned."""
+    from compliance.deid import lexicon
+    from posts.selectors import published_mentions
+
+    def ordinary(hit) -> bool:
+        if hit.label == "DATE":
+            return bool(_YEAR_ALONE.fullmatch(hit.text))
+        return hit.text.islower() and all(w in lexicon.english_words() for w in hit.text.split())
+
+    hits = [h for h in hits if not ordinary(h)]
+    names = [h.text for h in hits if h.label in NAMES_AND_PLACES]
+    known = {w.lower() for w in published_mentions(names)}
+    return [h for h in hits if not (h.label in NAMES_AND_PLACES and h.text.lower() in known)]
 
 
 def _finding(

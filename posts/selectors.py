@@ -199,3 +199,23 @@ def snippet(text_query: SearchQuery) -> SearchHeadline:
         "text", text_query, config="english", start_sel=_MARK_START, stop_sel=_MARK_END,
         max_words=40, min_words=20, max_fragments=2, fragment_delimiter=" … ",
     )  # fmt: skip
+
+
+def published_mentions(words: Iterable[str]) -> set[str]:
+    """Which of `words` (names, places) appear as whole words, in any case, in a published post
+    of the general channel: what the author has already said in public is no leak when a draft
+    says it again. One query a word, at most 50 words."""
+    wanted = sorted({w.strip() for w in words if w.strip()})[:50]
+    if not wanted:
+        return set()
+    published = Post.objects.filter(status=Post.Status.PUBLISHED, channel=Post.Channel.GENERAL)
+    found: set[str] = set()
+    for word in wanted:
+        pattern = rf"\m{_pg_regex_escape(word)}\M"
+        if published.filter(Q(body_markdown__iregex=pattern) | Q(title__iregex=pattern)).exists():
+            found.add(word)
+    return found
+
+
+def _pg_regex_escape(word: str) -> str:
+    return "".join(f"\\{c}" if not c.isalnum() and c != " " else c for c in word)

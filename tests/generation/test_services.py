@@ -71,6 +71,26 @@ class TestGuard:
 
         assert [f["kind"] for f in findings] == ["phi"] and findings[0]["text"] == "555-201-3344"
 
+    def test_on_the_general_channel_names_the_author_has_published_are_no_finding(self, author):
+        text = "Emily Bales told me how she sleeps since 2019. Call 555-201-3344."
+        before = {f["text"] for f in check_draft(text, channel="general") if f["kind"] == "phi"}
+        assert {"Emily", "Bales", "555-201-3344"} <= before
+
+        make_post(author, status=Post.Status.PUBLISHED, body_markdown="I met emily bales once.")
+        findings = check_draft(text, channel="general")
+
+        assert [f["text"] for f in findings] == ["555-201-3344"]  # "2019" alone is no leak
+        assert findings[0]["detail"] == "Looks like a phone number (PHONE)."
+        clinical = check_draft(text, channel="clinical")  # a clinical draft keeps every hit
+        assert {f["label"] for f in clinical} >= {"NAME", "DATE", "PHONE"}
+
+    def test_on_the_general_channel_a_lower_case_word_is_never_a_name(self):
+        from compliance.scanning import PhiHit
+        from generation.guard import _public_phi
+
+        hits = [PhiHit(6, 10, "NAME", "said"), PhiHit(0, 5, "NAME", "Ottoline")]
+        assert [h.text for h in _public_phi(hits)] == ["Ottoline"]
+
     def test_the_guard_stops_a_verbatim_passage_of_a_clinical_note(self):
         uploader, reviewer = make_officer(), make_officer()
         note = decided(make_note(uploader), by=reviewer, status=ClinicalNote.Status.APPROVED)
