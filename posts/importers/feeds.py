@@ -92,7 +92,7 @@ def parse_atom_entry(entry: Element, *, source_name: str) -> ImportedPost | Impo
     source_id = text_of(fields.get("atom:id")).strip() or link
     if not source_id:
         return ImportSkip(source_name, "No id or link, so a re-import could not match it.")
-    title = _atom_text(fields.get("atom:title"))
+    title = clean_title(_atom_text(fields.get("atom:title")))
     content = fields.get("atom:content")
     if content is not None and content.get("src"):
         content = None  # content kept elsewhere: the summary is all we have

@@ -8,7 +8,7 @@ from bs4 import BeautifulSoup, Tag
 from .common import (
     UNTITLED,
     ImportedPost,
-    collapse_whitespace,
+    clean_title,
     html_to_markdown,
     html_to_text,
     normalize_tags,
@@ -31,9 +31,9 @@ def parse_html(text: str, *, source_name: str, source_id: str) -> ImportedPost:
     soup = BeautifulSoup(text, "html.parser")
     h1 = soup.find("h1")
     title_tag = soup.find("title")
-    title = collapse_whitespace(title_tag.get_text()) if title_tag else ""
+    title = clean_title(title_tag.get_text()) if title_tag else ""
     if not title and h1:
-        title = collapse_whitespace(h1.get_text())
+        title = clean_title(h1.get_text())
     keywords = _meta(soup, name="keywords")
     tags = split_tags(keywords) + [
         _content(m) for m in soup.find_all("meta", property="article:tag")
@@ -42,7 +42,7 @@ def parse_html(text: str, *, source_name: str, source_id: str) -> ImportedPost:
     description = _meta(soup, name="description") or _meta(soup, property="og:description")
     slug = _slug(soup, source_id, title)
     # The title is shown apart from the body, so a matching heading would appear twice.
-    if isinstance(h1, Tag) and collapse_whitespace(h1.get_text()) == title:
+    if isinstance(h1, Tag) and clean_title(h1.get_text()) == title:
         h1.decompose()
     container = soup.find("article") or soup.find("main") or soup.find("body") or soup
     for tag in container.find_all(_NOT_CONTENT):

@@ -1,7 +1,10 @@
-"""Markdown files with Jekyll or Hugo YAML front matter, or with none at all (a README)."""
+"""Markdown files with front matter: YAML (Jekyll, Hugo), TOML (Hugo) or a Pelican header of
+"Key: value" lines; or with none at all (a README)."""
 
 import re
+import tomllib
 from pathlib import PurePosixPath
+from typing import Any
 
 import yaml
 from frontmatter.default_handlers import YAMLHandler
@@ -9,12 +12,15 @@ from frontmatter.default_handlers import YAMLHandler
 from .common import (
     ImportedPost,
     ImportSkip,
+    clean_title,
     collapse_whitespace,
+    dropped_note,
     html_to_text,
     normalize_tags,
     parse_date,
     slugify,
     split_tags,
+    strip_templates,
 )
 
 _JEKYLL_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})-(.+)$")
@@ -22,36 +28,46 @@ _H1 = re.compile(r"^#[ \t]+(.+?)[ \t#]*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"\*\*|__|\*|`")
+_TOML_FRONT_MATTER = re.compile(r"\A\+{3}[ \t]*\n(.*?)^\+{3}[ \t]*$\n?", re.DOTALL | re.MULTILINE)
+_TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
+# Pelican's header: "Key: value" lines up to the first blank line; indented lines continue a value.
+_PELICAN_FIELD = re.compile(r"^(?P<key>[A-Za-z][\w-]*):[ \t]*(?P<value>.*)$")
+_PELICAN_CONTINUATION = re.compile(r"^[ \t]+\S")
+# The header must open with one of Pelican's own keys, so that a note starting "Note: …" stays text.
+_PELICAN_KEYS = {"title", "date", "modified", "tags", "category", "slug", "status", "author"}
+_PELICAN_KEYS |= {"authors", "summary", "lang", "translation", "save_as", "url", "template"}
+# Pelican's draft and hidden; the WordPress ones that a WordPress-to-Jekyll export copies over.
+_DRAFT_STATUSES = {"draft", "hidden", "pending", "private"}
+
+
+class FrontMatterError(ValueError):
+    """Front matter that is there but cannot be read; its message is the report's sentence."""
 
 
 def parse_markdown(text: str, *, source_name: str, source_id: str) -> ImportedPost | ImportSkip:
     """One post from a Markdown file.
 
-    Steps: split and load the YAML front matter (a bad one skips the file), then take each field
-    from the front matter, falling back to a Jekyll file name (`YYYY-MM-DD-slug.md`), the first
-    `# heading`, or the file name.
+    Steps: read the front matter (a broken one skips the file); drop template tags (a post that
+    was nothing else is skipped); then take each field from the front matter, falling back to a
+    Jekyll file name (`YYYY-MM-DD-slug.md`), the first `# heading`, or the file name.
     """
     path = PurePosixPath(source_id)
-    handler = YAMLHandler()
-    if handler.detect(text):
-        try:
-            front_matter, body = handler.split(text)
-        except ValueError:
-            return ImportSkip(source_name, "Front matter is not closed by a '---' line.")
-        try:
-            meta = handler.load(front_matter) or {}
-        except yaml.YAMLError as exc:
-            return ImportSkip(source_name, f"Front matter is not valid YAML: {_yaml_problem(exc)}.")
-        if not isinstance(meta, dict):
-            return ImportSkip(source_name, "Front matter is not a set of 'key: value' lines.")
-    elif path.suffix.lower() == ".txt":
+    try:
+        meta, body = read_front_matter(text)
+    except FrontMatterError as exc:
+        return ImportSkip(source_name, str(exc))
+    if meta is None and path.suffix.lower() == ".txt":
         # A .txt is only a post when front matter says so; otherwise it is a stray note or licence.
         return ImportSkip(source_name, "Text file without front matter, so not a blog post.")
-    else:
-        meta, body = {}, text
+    meta = meta or {}
+    body, dropped = strip_templates(body)
+    notes = (dropped_note(dropped),) if dropped else ()
+    if dropped and not body.strip():
+        # The service's words for an empty post, plus what was taken out.
+        return ImportSkip(source_name, f"No text left after cleaning. {notes[0]}")
 
     jekyll = _JEKYLL_NAME.match(path.stem)
-    title = collapse_whitespace(str(meta.get("title") or ""))
+    title = clean_title(str(meta.get("title") or ""))
     if not title:
         title, body = _title_from_heading(body)
     if not title:
@@ -59,6 +75,8 @@ def parse_markdown(text: str, *, source_name: str, source_id: str) -> ImportedPo
     slug_source = meta.get("slug") or (jekyll.group(2) if jekyll else "") or title
     date_value = meta["date"] if "date" in meta else (jekyll.group(1) if jekyll else None)
     excerpt = next((meta[k] for k in ("excerpt", "description", "summary") if meta.get(k)), "")
+    categories = split_tags(meta.get("categories")) + split_tags(meta.get("category"))
+    status = str(meta.get("status") or "").strip().lower()
     return ImportedPost(
         source_format="markdown",
         source_name=source_name,
@@ -67,10 +85,74 @@ def parse_markdown(text: str, *, source_name: str, source_id: str) -> ImportedPo
         slug=slugify(str(slug_source)),
         body_markdown=body.strip("\n"),
         published_at=parse_date(date_value),
-        tags=normalize_tags(split_tags(meta.get("tags")) + split_tags(meta.get("categories"))),
+        tags=normalize_tags(split_tags(meta.get("tags")) + categories),
         excerpt=_plain_text(str(excerpt)),
-        is_draft=_is_yes(meta.get("draft")) or _is_no(meta.get("published")),
+        is_draft=(
+            _is_yes(meta.get("draft")) or _is_no(meta.get("published")) or status in _DRAFT_STATUSES
+        ),
+        notes=notes,
     )
+
+
+def read_front_matter(text: str) -> tuple[dict[str, Any] | None, str]:
+    """The front matter's fields (None when the file has none) and the body after it.
+
+    YAML between '---' lines, TOML between '+++' lines, or a Pelican header. Front matter that is
+    there but broken raises FrontMatterError rather than becoming part of the body.
+    """
+    if text.split("\n", 1)[0].rstrip() == "+++":
+        return _read_toml(text)
+    handler = YAMLHandler()
+    if handler.detect(text):
+        try:
+            front_matter, body = handler.split(text)
+        except ValueError:
+            raise FrontMatterError("Front matter is not closed by a '---' line.") from None
+        try:
+            meta = handler.load(front_matter) or {}
+        except yaml.YAMLError as exc:
+            problem = _yaml_problem(exc)
+            raise FrontMatterError(f"Front matter is not valid YAML: {problem}.") from exc
+        if not isinstance(meta, dict):
+            raise FrontMatterError("Front matter is not a set of 'key: value' lines.")
+        return meta, body
+    return _read_pelican(text)
+
+
+def _read_toml(text: str) -> tuple[dict[str, Any], str]:
+    found = _TOML_FRONT_MATTER.match(text)
+    if found is None:
+        raise FrontMatterError("Front matter is not closed by a '+++' line.")
+    try:
+        meta = tomllib.loads(found.group(1))
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib counts from the line after the opening '+++', so +1 gives the file's line.
+        problem = _TOML_POSITION.sub(lambda m: f"(line {int(m.group(1)) + 1})", str(exc))
+        raise FrontMatterError(f"Front matter is not valid TOML: {problem}.") from exc
+    return meta, text[found.end() :]
+
+
+def _read_pelican(text: str) -> tuple[dict[str, Any] | None, str]:
+    """Pelican's "Key: value" lines up to the first blank line, keys lowercased as Pelican does.
+
+    Anything else in those lines means there is no header, and the whole text is the body.
+    """
+    lines = text.split("\n")
+    blank = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
+    meta: dict[str, Any] = {}
+    key = ""
+    for line in lines[:blank]:
+        field = _PELICAN_FIELD.match(line)
+        if field and (meta or field.group("key").lower() in _PELICAN_KEYS):
+            key = field.group("key").lower()
+            meta[key] = field.group("value").strip()
+        elif key and _PELICAN_CONTINUATION.match(line):
+            meta[key] = f"{meta[key]} {line.strip()}".strip()
+        else:
+            return None, text
+    if not meta:
+        return None, text
+    return meta, "\n".join(lines[blank + 1 :])
 
 
 def _plain_text(markdown: str) -> str:
@@ -98,7 +180,7 @@ def _title_from_heading(body: str) -> tuple[str, str]:
         if heading:
             if not any(earlier.strip() for earlier in lines[:index]):
                 body = "\n".join(lines[index + 1 :])
-            return collapse_whitespace(heading.group(1)), body
+            return clean_title(heading.group(1)), body
     return "", body
 
 

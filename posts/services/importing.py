@@ -186,7 +186,7 @@ def _import_one(
     post.import_key, post.import_format = key, item.source_format
     post.cleaning_changes = list(cleaned.changes)
     post.contact_findings = [asdict(f) for f in corpus.find_contact_details(cleaned.text)]
-    details = []
+    details = list(item.notes)  # what the importer left out, e.g. template tags
     match = near.best_match(tuple(post.minhash))
     if match is not None:
         post.duplicate_of_id, post.duplicate_score = match
