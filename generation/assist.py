@@ -11,9 +11,14 @@ after checking that the text there is still what was sent (static/js/assist.js).
 Plain Python (no Django), like the workflow.
 """
 
-import re
-
-from generation.workflow import sources_text, system_prompt
+from generation.cleaning import (
+    PARAGRAPH_BREAK,
+    SENTENCE_END,
+    clean_draft,
+    clean_rewrite,
+    whole_sentences,
+)
+from generation.workflow import scaffold, sources_text, system_prompt
 from posts.diffs import Hunk, hunks
 
 REWRITE, CONTINUE = "rewrite", "continue"
@@ -26,12 +31,6 @@ QUERY_CHARS = 600  # of the nearby text, to find sources
 SOURCES = 3  # fewer than a draft's: the prompt carries the post's own text too
 CONTINUE_TOKENS = 120  # a paragraph; the editor asks again for more
 MAX_NEW_TOKENS = 1024  # a 4,000-character selection is about 1,000 tokens
-PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
-PREAMBLE = re.compile(
-    r"\A\s*(?:sure|okay|ok|certainly|here(?:'s| is)|rewritten|revised|continuation)\b[^\n]{0,80}:"
-    r"[ \t]*\n",
-    re.IGNORECASE,
-)
 
 
 class AssistError(ValueError):
@@ -133,51 +132,15 @@ def assist_messages(kind: str, brief: dict, sources: list[dict], voice: str = ""
     ]
 
 
-def assist_revise_messages(
-    kind: str, brief: dict, sources: list[dict], draft: str, findings: list[dict], voice: str = ""
-) -> list[dict]:
-    problems = "\n".join(f"- {f['kind']}: {f.get('detail') or f.get('text', '')}" for f in findings)
-    messages = assist_messages(kind, brief, sources, voice)
-    messages[1]["content"] += (
-        f"\n\nA first attempt went on:\n{draft}\n\nWrite it again without these problems:\n"
-        f"{problems}"
-    )
-    return messages
-
-
-COMMENTARY = re.compile(
-    r"^(?:this (?:version|revised|rewrite|rewritten|rewording|edit|change)|note:|i (?:made|changed|"
-    r"removed|added|kept|replaced))",
-    re.IGNORECASE,
-)
-LABEL = re.compile(r"\A(?:revised|rewritten|new|rewrite|edited)(?: version| passage| text)?:\s*",
-                   re.IGNORECASE)  # fmt: skip
-SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*(?=\s|$)")
-
-
-def _clean_rewrite(output: str) -> str:
-    """Small models wrap a rewrite in talk: 'Here's a revised version:' before it, 'This version
-    adds…' after it, quotes around it. Keep the passage."""
-    text = output.replace("<passage>", "").replace("</passage>", "").strip()
-    paragraphs = [p.strip() for p in PARAGRAPH_BREAK.split(text) if p.strip()]
-    if len(paragraphs) > 1 and paragraphs[0].endswith(":"):
-        paragraphs = paragraphs[1:]  # a preamble, whatever its words
-    while len(paragraphs) > 1 and COMMENTARY.match(paragraphs[-1]):
-        paragraphs.pop()
-    text = PREAMBLE.sub("", "\n\n".join(paragraphs), count=1).strip()
-    text = LABEL.sub("", text).strip()
-    for opening, closing in (('"', '"'), ("“", "”"), ("'", "'")):
-        if len(text) >= 2 and text.startswith(opening) and text.endswith(closing):
-            text = text[1:-1].strip()
-    return text
-
-
-def _whole_sentences(text: str) -> str:
-    """`text` up to its last sentence end, when it has one: the token limit cut the rest."""
-    ends = list(SENTENCE_END.finditer(text))
-    if ends and ends[-1].end() < len(text.rstrip()):
-        return text[: ends[-1].end()]
-    return text
+def assist_clean(kind: str, output: str, messages: list[dict]) -> str:
+    """The workflow's cleaner (generation/cleaning.py) for a rewrite or a continuation. A
+    continuation keeps the space or break it starts with: it joins the text before."""
+    prompt = scaffold(messages)
+    if kind == REWRITE:
+        return clean_rewrite(output, prompt=prompt)
+    lead = output[: len(output) - len(output.lstrip())]
+    cleaned = clean_draft(output, prompt=prompt)
+    return lead + cleaned if cleaned else ""
 
 
 def proposal_text(kind: str, brief: dict, output: str) -> str:
@@ -186,16 +149,16 @@ def proposal_text(kind: str, brief: dict, output: str) -> str:
     joined to the text before by the model's own space or break). A sentence cut off by the
     token limit is dropped when the selection ends a sentence, and always in a continuation."""
     if kind == REWRITE:
-        text = _clean_rewrite(output)
+        text = clean_rewrite(output)
         selection = brief["selection"]
         if SENTENCE_END.search(selection.rstrip()[-3:] or " "):
-            text = _whole_sentences(text)
+            text = whole_sentences(text)
         if not text:
             return ""
         lead = selection[: len(selection) - len(selection.lstrip())]
         trail = selection[len(selection.rstrip()) :]
         return f"{lead}{text}{trail}"
-    text = _whole_sentences(output.rstrip())
+    text = whole_sentences(output.rstrip())
     before = brief["before"]
     if not text.strip():
         return ""

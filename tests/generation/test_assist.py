@@ -310,7 +310,8 @@ def test_a_proposal_with_a_phone_number_is_handed_over_with_the_findings(
     author, draft, settings, tiny_model_dir, monkeypatch
 ):
     """The model's answer is injected here (a tiny random model never writes a phone number);
-    the guard, the bounded revision and the finaliser are the real ones."""
+    the guard, the bounded revision and the finaliser are the real ones. The revise asks for
+    the sentence again, gets the number again, and keeps the only text there is, flagged."""
     from generation.services import execute
 
     class Writer:  # what the model would have written, every time
@@ -319,6 +320,12 @@ def test_a_proposal_with_a_phone_number_is_handed_over_with_the_findings(
 
         def __call__(self, messages: list[dict]) -> str:
             return "Call me on 555-201-3344."
+
+        def quietly(self, messages: list[dict], max_new_tokens: int) -> str:
+            return self("")  # the sentence again, phone number and all
+
+        def show(self, text: str) -> None:
+            pass
 
         def take(self) -> None:
             return None
