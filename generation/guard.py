@@ -5,7 +5,9 @@ Findings (generation.types.Finding), each {kind, label, start, end, text, detail
 - overlap: a passage shares word 8-grams with a clinical note (its raw or de-identified text);
 - banned_topic: a word or phrase from BLOGLLM_BANNED_TOPICS;
 - avoid_word: a word the author's voice guide avoids (advice, not blocking);
-- length / structure: far from the asked length, or no text at all.
+- length / structure: far from the asked length, or no text at all;
+- grounding: few of the final draft's sentences are supported by a source (advice, added once
+  the draft is final: see generation/services/execute.py).
 On the clinical channel a finding's `text` is left out: the trace must hold no PHI.
 """
 
@@ -14,9 +16,9 @@ import re
 from django.conf import settings
 
 from compliance.scanning import scan_output
-from generation.types import Finding, FindingKind
+from generation.types import Finding, FindingKind, blocking
 
-ADVICE = {"length", "avoid_word"}
+__all__ = ["blocking", "check_draft", "grounding_finding"]
 # What a PHI finding says it found, by the engine's label (compliance.deid.LABELS).
 PHI_KINDS = {
     "NAME": "a person's name",
@@ -128,6 +130,12 @@ def _finding(
     }
 
 
-def blocking(findings: list[Finding]) -> list[Finding]:
-    """Findings that must be fixed before a draft goes out as clean (the rest is advice)."""
-    return [f for f in findings if f["kind"] not in ADVICE]
+def grounding_finding(score: float | None, minimum: float) -> Finding | None:
+    """Advice when few of the final draft's sentences are supported by a source."""
+    if score is None or score >= minimum:
+        return None
+    return _finding(
+        "grounding",
+        f"Only {score:.0%} of the sentences are supported by the sources "
+        f"(below {minimum:.0%}): check its facts against them.",
+    )

@@ -45,9 +45,16 @@ class StoredSource(SourceFields):
     """A source as the run keeps it: no text, a short excerpt (de-identified on clinical)."""
 
     excerpt: str
+    url: NotRequired[str]  # a post's passage: its page, at the passage
 
 
-FindingKind = Literal["phi", "overlap", "banned_topic", "avoid_word", "length", "structure"]
+FindingKind = Literal[
+    "phi", "overlap", "banned_topic", "avoid_word", "length", "structure", "grounding"
+]
+# Advice: shown to the editor, never a reason to hold a draft back as needing review.
+ADVICE: frozenset[str] = frozenset({"length", "avoid_word", "grounding"})
+# What the targeted revise rewrites where it was found: the sentence that holds it.
+SENTENCE_FIXABLE: frozenset[str] = frozenset({"phi", "overlap", "banned_topic", "avoid_word"})
 
 
 class Finding(TypedDict):
@@ -60,3 +67,8 @@ class Finding(TypedDict):
     end: int
     text: str
     detail: str
+
+
+def blocking(findings: list[Finding]) -> list[Finding]:
+    """Findings that must be fixed before a draft goes out as clean (the rest is advice)."""
+    return [f for f in findings if f["kind"] not in ADVICE]

@@ -1,6 +1,7 @@
 """The LangGraph workflow on its own: the path a draft takes, the bounded revision, the trace,
 and resuming from a checkpoint (LangGraph's Postgres checkpointer on our database)."""
 
+import re
 import uuid
 
 import pytest
@@ -55,25 +56,140 @@ def test_a_clean_draft_goes_retrieve_draft_guard_finalise():
     assert saved[0]["draft"] == "A clean draft [1]." and state["result"] == {"post_id": 1}
 
 
-def test_a_flagged_draft_is_revised_once_then_handed_over_with_its_findings():
+PHONE = re.compile(r"555-\d{3}-\d{4}")
+
+
+def phone_check(text: str) -> list[dict]:
+    """A guard that finds phone numbers where they are, and an empty draft."""
+    if not text.strip():
+        return [{"kind": "structure", "start": 0, "end": 0, "detail": "empty"}]
+    return [
+        {"kind": "phi", "label": "PHONE", "start": m.start(), "end": m.end(), "text": m[0],
+         "detail": "Looks like a phone number (PHONE)."}
+        for m in PHONE.finditer(text)
+    ]  # fmt: skip
+
+
+def revising(draft: str, rewrites: list[str], **fields) -> tuple[list, Steps]:  # noqa: ANN003
+    """Steps whose model writes `draft`, then each of `rewrites` when asked for a sentence."""
+    asked, again = [], iter(rewrites)
+
+    def rewrite(messages: list[dict], max_new_tokens: int) -> str:
+        asked.append(messages[-1]["content"])
+        return next(again)
+
+    _, graph_steps = steps([draft])
+    graph_steps.check, graph_steps.rewrite = phone_check, rewrite
+    for name, value in fields.items():
+        setattr(graph_steps, name, value)
+    return asked, graph_steps
+
+
+def test_a_revise_writes_again_only_the_sentence_the_guard_flagged():
     recorder = ListRecorder()
-    saved, graph_steps = steps(["bad one", "bad two"], findings_for={"bad one", "bad two"})
+    asked, graph_steps = revising(
+        "I walk to work. Call me on 555-201-3344 after. The air is cold.",
+        ["Write to me any time."],
+    )
 
     state = run(graph_steps, recorder)
 
     assert recorder.nodes == ["retrieve", "draft", "guard", "revise", "guard", "finalise"]
-    assert state["revisions"] == 1 and state["findings"] == [{"kind": "phi", "detail": "phone"}]
-    assert saved[0]["draft"] == "bad two"
+    # The model was asked for that one sentence, with what was wrong with it.
+    assert "<passage>\nCall me on 555-201-3344 after.\n</passage>" in asked[0]
+    assert "phone number" in asked[0] and "I walk to work" not in asked[0]
+    assert state["draft"] == "I walk to work. Write to me any time. The air is cold."
+    assert state["findings"] == [] and state["revisions"] == 1
 
 
-def test_a_revision_that_fixes_the_draft_goes_out_clean():
+def test_a_sentence_written_again_with_the_same_problem_is_dropped():
+    _, graph_steps = revising(
+        "I walk to work. Call me on 555-201-3344.\n\nThe air is cold.", ["Ring 555-201-3344."]
+    )
+
+    state = run(graph_steps, ListRecorder())
+
+    assert state["draft"] == "I walk to work.\n\nThe air is cold." and state["findings"] == []
+
+
+def test_talk_instead_of_a_sentence_is_dropped_too():
+    _, graph_steps = revising(
+        "I walk to work. Call 555-201-3344.", ["Sure! Here is the revised sentence:"]
+    )
+
+    assert run(graph_steps, ListRecorder())["draft"] == "I walk to work."
+
+
+def test_a_draft_whose_only_sentence_cannot_be_fixed_is_handed_over_with_its_findings():
     recorder = ListRecorder()
-    _, graph_steps = steps(["bad", "good"], findings_for={"bad"}, max_revisions=3)
+    _, graph_steps = revising("Call me on 555-201-3344.", ["Call 555-201-3344."])
+
+    state = run(graph_steps, recorder)
+
+    # Dropping the sentence would leave nothing: the draft stays, flagged, for the editor.
+    assert recorder.nodes == ["retrieve", "draft", "guard", "revise", "guard", "finalise"]
+    assert state["draft"] == "Call me on 555-201-3344."
+    assert [f["label"] for f in state["findings"]] == ["PHONE"] and state["revisions"] == 1
+
+
+def test_the_revise_keeps_the_draft_as_it_was_when_the_revision_scores_worse():
+    avoid = lambda text: [  # noqa: E731 - advice: a word the voice guide avoids
+        {"kind": "avoid_word", "start": m.start(), "end": m.end(), "detail": "avoids very"}
+        for m in re.finditer("very", text)
+    ]
+    longer_is_better = lambda text, sources: len(text)  # noqa: E731
+    _, graph_steps = revising(
+        "The walk is very long. I like it.", ["It is long."], check=avoid, score=longer_is_better
+    )
+
+    state = run(graph_steps, ListRecorder())
+
+    # Nothing blocked either way, and the scores prefer the draft as it was.
+    assert state["draft"] == "The walk is very long. I like it." and state["revisions"] == 1
+
+
+def test_the_revise_takes_the_revision_when_it_scores_as_well_or_better():
+    avoid = lambda text: [  # noqa: E731
+        {"kind": "avoid_word", "start": m.start(), "end": m.end(), "detail": "avoids very"}
+        for m in re.finditer("very", text)
+    ]
+    _, graph_steps = revising("The walk is very long. I like it.", ["The walk is long."],
+                              check=avoid)  # fmt: skip
+
+    assert run(graph_steps, ListRecorder())["draft"] == "The walk is long. I like it."
+
+
+def test_an_empty_draft_is_written_again_whole():
+    recorder = ListRecorder()
+    _, graph_steps = steps(["", "A draft at last."], max_revisions=1)
+    graph_steps.check = phone_check
 
     state = run(graph_steps, recorder)
 
     assert recorder.nodes == ["retrieve", "draft", "guard", "revise", "guard", "finalise"]
-    assert state["findings"] == [] and state["draft"] == "good"
+    assert state["draft"] == "A draft at last." and state["findings"] == []
+
+
+def test_a_short_draft_is_not_written_again():
+    recorder = ListRecorder()
+    _, graph_steps = steps(["Short."])
+    graph_steps.check = lambda text: [{"kind": "length", "start": 0, "end": 0, "detail": "1 word"}]
+
+    run(graph_steps, recorder)
+
+    assert recorder.nodes == ["retrieve", "draft", "guard", "finalise"]
+
+
+def test_the_draft_node_cleans_what_the_model_wrote_and_shows_it():
+    shown = []
+    _, graph_steps = steps(
+        ["Here is a draft of the blog post:\n\nI walk to work. I like it. I like it. With"]
+    )
+    graph_steps.show = shown.append
+
+    state = run(graph_steps, ListRecorder())
+
+    assert state["draft"] == "I walk to work. I like it." and shown == [state["draft"]]
 
 
 def test_the_trace_holds_each_nodes_input_and_output():
