@@ -47,7 +47,11 @@ class SamplingSettings:
     max_new_tokens: int = 400
     temperature: float = 0.7  # 0: greedy
     top_p: float = 0.9
+    # Both look at the new text only, never the prompt: the draft may and should use the
+    # sources' words, but it must not loop ("sleep, sleep, sleep"). A loop of any period repeats
+    # some 6-gram; 6 leaves a citation and its full stop ("[1].", 4 tokens) free to recur.
     repetition_penalty: float = 1.1
+    no_repeat_ngram_size: int = 6  # 0: off
     seed: int | None = None  # None: a different text each time
 
     def __post_init__(self) -> None:
@@ -61,6 +65,8 @@ class SamplingSettings:
             ("top_p", real(self.top_p) and 0 < self.top_p <= 1, "a number in (0, 1]"),
             ("repetition_penalty", real(self.repetition_penalty)
              and 1 <= self.repetition_penalty <= 2, "a number from 1 (none) to 2"),
+            ("no_repeat_ngram_size", whole(self.no_repeat_ngram_size)
+             and 0 <= self.no_repeat_ngram_size <= 32, "a whole number from 0 (off) to 32"),
             ("seed", self.seed is None or (whole(self.seed) and 0 <= self.seed < 2**32),
              "empty or a whole number from 0 to 4294967295"),
         ]  # fmt: skip
@@ -217,7 +223,7 @@ class Runtime:
         options: dict[str, Any] = {
             "input_ids": input_ids, "attention_mask": torch.ones_like(input_ids),
             "max_new_tokens": settings.max_new_tokens, "do_sample": settings.temperature > 0,
-            "repetition_penalty": settings.repetition_penalty, "use_cache": True,
+            "logits_processor": _repetition_rules(settings, len(prompt)), "use_cache": True,
             "eos_token_id": self.tokenizer.eos_token_id,
             "pad_token_id": pad_id if pad_id is not None else self.tokenizer.eos_token_id,
             "streamer": streamer, "stopping_criteria": [stop],
@@ -349,10 +355,36 @@ def get_runtime(base_model: str, *, cache_dir: Path, plan: DevicePlan | None = N
         return _runtimes[base_model]
 
 
+def runtime_loaded(base_model: str) -> bool:
+    """Whether this process has `base_model` ready (False while it is still loading)."""
+    return base_model in _runtimes
+
+
 def reset_runtimes() -> None:
     """Forget every Runtime (tests); the models go when their last user lets go of them."""
     with _runtimes_lock:
         _runtimes.clear()
+
+
+def _repetition_rules(settings: SamplingSettings, prompt_length: int) -> list:
+    """The repetition penalty and the n-gram ban over the new tokens only. transformers' own
+    `repetition_penalty` and `no_repeat_ngram_size` count the prompt too, which pushes a draft
+    away from the very words of the sources it should use."""
+    from transformers import NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor
+
+    class NewTextNoRepeat(NoRepeatNGramLogitsProcessor):
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            return super().__call__(input_ids[:, prompt_length:], scores)
+
+    rules: list = []
+    if settings.repetition_penalty != 1:
+        penalty = settings.repetition_penalty
+        rules.append(
+            RepetitionPenaltyLogitsProcessor(float(penalty), prompt_ignore_length=prompt_length)
+        )
+    if settings.no_repeat_ngram_size:
+        rules.append(NewTextNoRepeat(settings.no_repeat_ngram_size))
+    return rules
 
 
 @cache

@@ -22,7 +22,9 @@ from training.samples import chat_messages
 
 BRIEF = 'Write a blog post titled "Small steps".\nTags: habits.'
 MESSAGES = chat_messages(BRIEF)
-GREEDY = SamplingSettings(max_new_tokens=24, temperature=0, repetition_penalty=1.0)
+GREEDY = SamplingSettings(
+    max_new_tokens=24, temperature=0, repetition_penalty=1.0, no_repeat_ngram_size=0
+)
 SAMPLED = SamplingSettings(max_new_tokens=24, temperature=1.0, top_p=0.95, seed=7)
 
 
@@ -80,6 +82,45 @@ def test_greedy_generation_equals_a_bare_generate_without_sampling(runtime):
     assert result.prompt_tokens == len(runtime.prompt_ids(MESSAGES))
     assert result.tokens_per_s > 0 and 0 < result.first_token_s <= result.seconds
     assert result.adapter is None
+
+
+def test_no_new_ngram_repeats_and_the_prompt_is_not_counted(runtime):
+    import torch
+
+    from generation.runtime import _repetition_rules
+
+    # Prompt [5, 6]; new tokens [7, 5]: 5→6 is the prompt's bigram, never banned; 7→5 is banned
+    # after another 7, since the new text already said it.
+    (ban,) = _repetition_rules(SamplingSettings(repetition_penalty=1.0, no_repeat_ngram_size=2), 2)
+    scores = ban(torch.tensor([[5, 6, 7, 5]]), torch.zeros(1, 10))
+    assert torch.isfinite(scores[0, 6])
+    again = ban(torch.tensor([[5, 6, 7, 5, 7]]), torch.zeros(1, 10))
+    assert again[0, 5] == float("-inf") and torch.isfinite(again[0, 6])
+
+
+def test_generated_text_has_no_repeated_ngram_of_the_size_asked(runtime):
+    """The rules the runtime passes to generate(), on the tiny model (which loops at once when
+    nothing stops it: greedy, 40 tokens)."""
+    import torch
+
+    from generation.runtime import _repetition_rules
+
+    prompt = runtime.prompt_ids(MESSAGES)
+    input_ids = torch.tensor([prompt])
+
+    def new_ids(size: int) -> list[int]:
+        rules = _repetition_rules(replace(GREEDY, no_repeat_ngram_size=size), len(prompt))
+        output = runtime.model.generate(
+            input_ids=input_ids, attention_mask=torch.ones_like(input_ids), do_sample=False,
+            max_new_tokens=40, min_new_tokens=40, logits_processor=rules,
+            pad_token_id=runtime.tokenizer.pad_token_id, temperature=None, top_p=None, top_k=None,
+        )  # fmt: skip
+        ids = output[0, len(prompt) :].tolist()
+        return [tuple(ids[i : i + 3]) for i in range(len(ids) - 2)]
+
+    looping, banned = new_ids(0), new_ids(3)
+    assert len(set(looping)) < len(looping)  # without the rule, the tiny model repeats itself
+    assert len(set(banned)) == len(banned) == 38
 
 
 def test_streamed_pieces_join_to_the_text_generate_returns(runtime):
