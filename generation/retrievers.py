@@ -10,6 +10,7 @@ reciprocal rank), then maximal marginal relevance picks `k` of them: relevance i
 between the chunks' stored embeddings. Each Document's metadata carries what a citation needs.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,13 +38,18 @@ class ChunkRetriever(BaseRetriever):
     k: int = 6
     fetch_k: int = 24
     lambda_mult: float = 0.6  # 1: relevance only; 0: diversity only
+    # Posts whose chunks are never retrieved: the quality benchmark hides the held-out post it
+    # writes a draft for, or the draft would copy its answer.
+    exclude_post_ids: tuple[int, ...] = ()
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
         if self.channel not in CHANNELS:
             raise ValueError(f"Unknown channel {self.channel!r}.")
-        candidates = post_candidates(query, channel=self.channel, limit=self.fetch_k)
+        candidates = post_candidates(
+            query, channel=self.channel, limit=self.fetch_k, exclude_post_ids=self.exclude_post_ids
+        )
         if self.channel == "clinical":
             candidates += note_candidates(query, limit=self.fetch_k)
         if not candidates:
@@ -55,16 +61,29 @@ class ChunkRetriever(BaseRetriever):
         return [_document(candidates[i], rank) for rank, i in enumerate(picks, start=1)]
 
 
-def post_candidates(query: str, *, channel: str, limit: int) -> list[Candidate]:
+def post_candidates(
+    query: str, *, channel: str, limit: int, exclude_post_ids: Iterable[int] = ()
+) -> list[Candidate]:
+    """The channel's published chunks for `query`, best first; none of `exclude_post_ids`."""
     from posts.models import Post
     from posts.selectors import chunk_search
 
+    post_ids = None
+    if exclude_post_ids:
+        # Left out before ranking, not after: a long held-out post would otherwise fill the
+        # candidates and leave fewer than `limit` of the others.
+        post_ids = (
+            Post.objects.filter(channel=channel, status=Post.Status.PUBLISHED)
+            .exclude(id__in=list(exclude_post_ids))
+            .values_list("id", flat=True)
+        )
     hits = chunk_search(
         query,
         channels=[channel],
         statuses=[Post.Status.PUBLISHED],
         limit=limit,
         candidates=limit * 2,
+        post_ids=post_ids,
     )
     return [
         Candidate(

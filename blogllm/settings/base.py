@@ -90,6 +90,11 @@ GENERATION_MAX_REVISIONS = env_int("BLOGLLM_GENERATION_MAX_REVISIONS", 1, minimu
 # Passages retrieved into a draft's prompt. Each is about 130 tokens on the demo, and reading the
 # prompt is what the first words wait for: 4 keep them within two seconds on one CPU thread.
 GENERATION_SOURCES = env_int("BLOGLLM_GENERATION_SOURCES", 4, minimum=1)
+# A draft whose final text has fewer sentences supported by a source than this share is flagged
+# to the editor (advice, shown beside the draft; generation/scores.py says what "supported" is).
+GENERATION_GROUNDING_MIN = float(env_str("BLOGLLM_GENERATION_GROUNDING_MIN", "0.3"))
+if not 0 <= GENERATION_GROUNDING_MIN <= 1:
+    raise ImproperlyConfigured("BLOGLLM_GENERATION_GROUNDING_MIN must be a share from 0 to 1.")
 # Load the base model when a worker process starts, so the first draft streams within seconds
 # (`make run` and the GPU worker turn it on; tests leave it off).
 WARM_RUNTIME = env_bool("BLOGLLM_WARM_RUNTIME", False)

@@ -9,9 +9,11 @@ a run whose worker died resumes after its last finished node. On the clinical ch
 text is de-identified (services/sanitize.py) before it is stored or streamed.
 """
 
+import dataclasses
 import functools
 import json
 import logging
+import re
 import threading
 import time
 import traceback as tb
@@ -26,7 +28,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from blogllm.heartbeat import Heartbeat
-from generation.guard import blocking, check_draft
+from generation.guard import blocking, check_draft, grounding_finding
 from generation.models import GenerationRun, RunStep
 from generation.services import stream
 from generation.services.runs import run_claim, run_update
@@ -39,8 +41,10 @@ from posts.models import Post
 logger = logging.getLogger(__name__)
 
 CANCEL_CHECK_SECONDS = 1.0
+LOADING = "The model is loading"
 HEARTBEAT_SECONDS = 10
 SOURCE_EXCERPT_CHARS = 400
+CITED_WORDS = 6  # of a passage, in the link that opens its post at it
 STYLE_REFERENCES = 20
 
 
@@ -98,11 +102,16 @@ def _execute(run: GenerationRun, *, end: Callable[[], None] = lambda: None) -> N
     """The workflow for `run`; `end` is called just before the finaliser writes the outcome."""
     from langgraph.checkpoint.postgres import PostgresSaver
 
+    from generation.runtime import runtime_loaded
     from generation.workflow import Steps, build_graph
 
     guide = voice_guide_for(run.requested_by_id)
     avoid = guide.avoid_list if guide else []
+    if not runtime_loaded(run.base_model):  # the first draft after a start waits for it
+        run_update(run, phase=LOADING)
+        stream.status(run, f"{LOADING}: the first draft after a start waits about half a minute.")
     writer = Writer(run)
+    stream.status(run, "Writing")
     steps = Steps(
         retrieve=functools.partial(_retrieve, _retriever(run)),
         write=writer,
@@ -112,13 +121,16 @@ def _execute(run: GenerationRun, *, end: Callable[[], None] = lambda: None) -> N
         finalise=functools.partial(draft_finalise, run, end),
         max_revisions=settings.GENERATION_MAX_REVISIONS,
         voice=guide.as_prompt() if guide else "",
+        rewrite=writer.quietly,
+        score=functools.partial(draft_quality, run),
+        show=writer.show,
     )
     if run.kind != GenerationRun.Kind.DRAFT:  # the editor's rewrite or continue
         from generation import assist
 
         steps.query = assist.assist_query
         steps.prompt = functools.partial(assist.assist_messages, run.kind)
-        steps.revise_prompt = functools.partial(assist.assist_revise_messages, run.kind)
+        steps.clean = functools.partial(assist.assist_clean, run.kind)
         steps.finalise = functools.partial(proposal_finalise, run, end)
     recorder = StepRecorder(run, writer)
     config = {"configurable": {"thread_id": str(run.thread_id)}}
@@ -210,25 +222,42 @@ class Writer:
 
     def __call__(self, messages: list[dict]) -> str:
         if self.live:
-            stream.replace(self.run, "")  # a revision replaces the draft on the page
+            stream.replace(self.run, "")  # a draft written again replaces the one on the page
+        return self._generate(messages, self.sampling, on_text=self.on_text)
+
+    def quietly(self, messages: list[dict], max_new_tokens: int) -> str:
+        """One sentence again for the targeted revise: not streamed (the page keeps the draft
+        until the revise shows the result), at most `max_new_tokens`."""
+        limit = min(max_new_tokens, self.sampling.max_new_tokens)
+        sampling = dataclasses.replace(self.sampling, max_new_tokens=limit)
+        return self._generate(messages, sampling, on_text=self.check_cancel)
+
+    def show(self, text: str) -> None:
+        """The draft as it now stands (cleaned, or revised) in place of what was streamed; on
+        the clinical channel, de-identified: the first text the page sees."""
+        stream.replace(self.run, text if self.live else sanitizer(self.run.channel)(text))
+
+    def _generate(self, messages: list[dict], sampling: Any, *, on_text: Any) -> str:
         result = self.runtime.generate(
-            messages, self.sampling, adapter=self.adapter, cancel=self.cancel, on_text=self.on_text
+            messages, sampling, adapter=self.adapter, cancel=self.cancel, on_text=on_text
         )
         if result.finish_reason == "cancelled":
             raise GenerationCancelled
+        earlier = self.last.tokens if self.last else 0  # a revise's sentences add up
         self.last = Written(
-            tokens=result.new_tokens,
+            tokens=earlier + result.new_tokens,
             prompt_tokens=result.prompt_tokens,
-            first_token_s=result.first_token_s,
+            first_token_s=self.last.first_token_s if self.last else result.first_token_s,
             tokens_per_s=result.tokens_per_s,
         )
-        if not self.live:
-            stream.replace(self.run, sanitizer(self.run.channel)(result.text))
         return result.text
 
     def on_text(self, piece: str) -> None:
         if self.live:
             stream.append(self.run, piece)
+        self.check_cancel(piece)
+
+    def check_cancel(self, piece: str = "") -> None:
         now = time.monotonic()
         if now - self.checked_at >= CANCEL_CHECK_SECONDS:
             self.checked_at = now
@@ -263,13 +292,14 @@ def draft_finalise(run: GenerationRun, end: Callable[[], None], state: DraftStat
     clean = sanitizer(run.channel)
     text = clean(state["draft"]).strip()
     sources = stored_sources(state.get("sources", []), clean)
-    findings: list[Finding] = clean(state.get("findings", []))
-    status = _outcome(findings)
     style, grounded = draft_scores(run, state["draft"], state.get("sources", []))
+    weak = grounding_finding(grounded, settings.GENERATION_GROUNDING_MIN) if sources else None
+    findings: list[Finding] = clean(state.get("findings", [])) + ([weak] if weak else [])
+    status = _outcome(findings)
     post = post_create(
         author=run.requested_by,
         title=run.brief["topic"][:300],
-        body_markdown=text + citations_markdown(sources),
+        body_markdown=cited(text, sources) + citations_markdown(sources),
         channel=run.channel,
         source=Post.Source.AI_ASSISTED,
         embed=False,
@@ -325,19 +355,61 @@ def _outcome(findings: list[Finding]) -> str:
 
 
 def stored_sources(sources: list[Source], clean: Callable[[Any], Any]) -> list[StoredSource]:
-    """The retrieved sources as the run keeps them: metadata and scores, and a short excerpt."""
+    """The retrieved sources as the run keeps them: metadata and scores, a short excerpt, and
+    for a post's passage a link that opens the post at it."""
     return [
         {k: v for k, v in s.items() if k != "text"}
         | {"excerpt": clean(s["text"][:SOURCE_EXCERPT_CHARS])}
+        | ({"url": passage_url(s)} if s.get("post_id") else {})
         for s in sources
     ]
+
+
+def passage_url(source: Source) -> str:
+    """The source post's page, scrolled to the passage and highlighted there by the browser (a
+    text fragment of the passage's first words)."""
+    from urllib.parse import quote
+
+    from django.urls import reverse
+
+    first = " ".join(source["text"].split()[:CITED_WORDS])
+    return reverse("posts:detail", args=[source["post_id"]]) + "#:~:text=" + quote(first)
+
+
+CITATION = re.compile(r"(?<![\\\[])\[(\d{1,2})\](?![(\[:])")
+
+
+def cited(text: str, sources: list[StoredSource]) -> str:
+    """Each [n] in the draft as a link to its passage; an [n] with no such source is dropped
+    (the model made it up), a note's stays as text (its page is the officers')."""
+    urls = {s["n"]: s.get("url") for s in sources}
+
+    def link(match: re.Match) -> str:
+        n = int(match[1])
+        if n not in urls:
+            return ""
+        return f"[\\[{n}\\]]({urls[n]})" if urls[n] else match[0]
+
+    return re.sub(r"[ \t]+([.,;:!?])", r"\1", CITATION.sub(link, text)) if sources else text
 
 
 def citations_markdown(sources: list[StoredSource]) -> str:
     if not sources:
         return ""
-    lines = [f"[{s['n']}]: {s.get('title') or 'Source'}" for s in sources]
+    lines = [
+        f"[{s['n']}] [{s.get('title') or 'Source'}]({s['url']})"
+        if s.get("url")
+        else f"[{s['n']}] {s.get('title') or 'Source'}"
+        for s in sources
+    ]
     return "\n\n## Sources\n\n" + "\n".join(f"- {line}" for line in lines) + "\n"
+
+
+def draft_quality(run: GenerationRun, draft: str, sources: list[Source]) -> float:
+    """One number for the revise to keep the better draft by: style fidelity plus grounding,
+    the two scores the editor sees (a missing one counts 0)."""
+    style, grounded = draft_scores(run, draft, sources)
+    return (style or 0.0) + (grounded or 0.0)
 
 
 def draft_scores(run: GenerationRun, draft: str, sources: list[Source]) -> tuple:

@@ -53,6 +53,11 @@ def replace(run: Any, text: str) -> None:
     _add(run, {"text": text, "replace": True})
 
 
+def status(run: Any, text: str) -> None:
+    """A line about where the run stands ("The model is loading…"), shown above the text."""
+    _add(run, {"status": text})
+
+
 def end(run: Any, status: str, post: int | None = None) -> None:
     _add(run, {"done": True, "status": status, "post": post})
 
@@ -139,18 +144,20 @@ def text_so_far(run: Any) -> str:
 
 
 def _folded(entries: list[Entry]) -> list[Entry]:
-    """Entries as one replace message holding the text they add up to (under the last text
-    entry's id), then the end message if there is one."""
-    text, last_id, ended = "", None, []
+    """Entries as the last status line, one replace message holding the text they add up to
+    (under the last text entry's id), then the end message if there is one."""
+    text, last_id, ended, said = "", None, [], []
     for entry in entries:
         message = entry.message
         if message.get("done"):
             ended = [entry]
+        elif isinstance(message.get("status"), str):
+            said = [entry]
         elif isinstance(message.get("text"), str):
             text = message["text"] if message.get("replace") else text + message["text"]
             last_id = entry.id
     head = [Entry(last_id, {"text": text, "replace": True})] if last_id else []
-    return head + ended
+    return said + head + ended
 
 
 def _decoded(entries: list) -> Iterator[tuple[str, dict]]:

@@ -108,23 +108,24 @@ class TestGuard:
 
         assert {f["kind"] for f in findings} == {"banned_topic", "length"}
 
-    def test_a_draft_with_a_phone_number_is_revised_then_handed_over_with_its_findings(self):
-        drafts = iter(["Call me on 555-201-3344.", "Or call 555-201-3399 instead."])
+    def test_a_phone_number_the_revise_cannot_rewrite_away_is_dropped_with_its_sentence(self):
         saved = []
         graph = build_graph(
             Steps(
                 retrieve=lambda query: [],
-                write=lambda messages: next(drafts),
+                write=lambda messages: "Tea calms me down. Call me on 555-201-3344.",
                 check=lambda text: check_draft(text, channel="general"),
                 finalise=lambda state: saved.append(state) or {},
+                rewrite=lambda messages, limit: "Or call 555-201-3399 instead.",
             ),
             recorder=type("R", (), {"record": lambda *a, **k: None})(),
         ).compile(checkpointer=InMemorySaver())
 
         state = graph.invoke({"brief": {"topic": "x"}}, {"configurable": {"thread_id": "t"}})
 
-        assert state["revisions"] == 1 and state["findings"][0]["kind"] == "phi"
-        assert saved[0]["draft"] == "Or call 555-201-3399 instead."
+        # The real guard found the number, the sentence came back with another: dropped.
+        assert state["revisions"] == 1 and state["findings"] == []
+        assert saved[0]["draft"] == "Tea calms me down."
 
 
 @pytest.mark.django_db
@@ -150,7 +151,8 @@ def test_a_run_retrieves_drafts_guards_and_saves_an_ai_assisted_draft(author, ti
     assert run.sources[0]["title"] == "Tea" and run.sources[0]["n"] == 1
     draft = run.post
     assert draft.source == Post.Source.AI_ASSISTED and draft.status == Post.Status.DRAFT
-    assert draft.body_markdown.startswith(run.output) and "[1]: Tea" in draft.body_markdown
+    assert f"- [1] [Tea](/posts/{post.id}/#:~:text=" in draft.body_markdown  # the passage's link
+    assert run.sources[0]["url"].startswith(f"/posts/{post.id}/#:~:text=")
     assert run.new_tokens > 0 and run.tokens_per_s > 0
     assert run.style_fidelity is not None  # against the author's own published post
     assert run.grounding is None or 0 <= run.grounding <= 1
