@@ -155,8 +155,11 @@ def _first_piece_at(run: object) -> _First:
 
 
 def _bare(runtime: object, messages: list[dict], sampling: dict) -> dict:
-    """transformers' own generate() on the runtime's model: tokens/s and time to first token."""
+    """transformers' own generate() on the runtime's model, with the runtime's repetition rules:
+    tokens/s and time to first token."""
     import torch
+
+    from generation.runtime import SamplingSettings, repetition_rules
 
     model, tokenizer = runtime.model, runtime.tokenizer
     prompt = torch.tensor([runtime.prompt_ids(messages)], device=model.device)
@@ -164,7 +167,7 @@ def _bare(runtime: object, messages: list[dict], sampling: dict) -> dict:
         "do_sample": True,
         "temperature": sampling["temperature"],
         "top_p": 0.9,
-        "repetition_penalty": 1.1,
+        "logits_processor": repetition_rules(SamplingSettings(), prompt.shape[1]),
         "pad_token_id": tokenizer.pad_token_id,
     }
     with torch.no_grad():

@@ -35,8 +35,11 @@ TARGET_FIRST_TOKEN_S = 0.3  # the runtime's first piece, at most this much later
 
 def bare_generate(model: Any, tokenizer: Any, prompt: list[int], settings: Any,
                   max_new_tokens: int) -> tuple[list[int], float]:  # fmt: skip
-    """The reference: one `model.generate()` call, seeded as the runtime seeds; (ids, seconds)."""
+    """The reference: one `model.generate()` call, seeded as the runtime seeds, with the
+    runtime's repetition rules (over the new tokens only); (ids, seconds)."""
     import torch
+
+    from generation.runtime import repetition_rules
 
     device = next(model.parameters()).device
     input_ids = torch.tensor([prompt], device=device)
@@ -49,7 +52,7 @@ def bare_generate(model: Any, tokenizer: Any, prompt: list[int], settings: Any,
     started = time.perf_counter()
     output = model.generate(
         input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
-        max_new_tokens=max_new_tokens, repetition_penalty=settings.repetition_penalty,
+        max_new_tokens=max_new_tokens, logits_processor=repetition_rules(settings, len(prompt)),
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, use_cache=True,
         **options,
     )  # fmt: skip

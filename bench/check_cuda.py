@@ -160,7 +160,9 @@ def check_runtime(base_dir: Path, adapter_dir: Path, work: Path, plan: object) -
     messages = draft_messages({"topic": "Walking to work in the rain"}, [])
     # Seeded sampling: a random model's greedy text can be one unprintable token repeated.
     seeded = SamplingSettings(max_new_tokens=128, temperature=0.8, seed=1)
-    greedy = SamplingSettings(max_new_tokens=128, temperature=0, repetition_penalty=1.0)
+    greedy = SamplingSettings(
+        max_new_tokens=128, temperature=0, repetition_penalty=1.0, no_repeat_ngram_size=0
+    )
     runtime.generate(messages, SamplingSettings(max_new_tokens=4, temperature=0))  # warm up
     pieces: list[str] = []
     one = runtime.generate(messages, seeded, on_text=pieces.append)

@@ -223,7 +223,7 @@ class Runtime:
         options: dict[str, Any] = {
             "input_ids": input_ids, "attention_mask": torch.ones_like(input_ids),
             "max_new_tokens": settings.max_new_tokens, "do_sample": settings.temperature > 0,
-            "logits_processor": _repetition_rules(settings, len(prompt)), "use_cache": True,
+            "logits_processor": repetition_rules(settings, len(prompt)), "use_cache": True,
             "eos_token_id": self.tokenizer.eos_token_id,
             "pad_token_id": pad_id if pad_id is not None else self.tokenizer.eos_token_id,
             "streamer": streamer, "stopping_criteria": [stop],
@@ -366,7 +366,7 @@ def reset_runtimes() -> None:
         _runtimes.clear()
 
 
-def _repetition_rules(settings: SamplingSettings, prompt_length: int) -> list:
+def repetition_rules(settings: SamplingSettings, prompt_length: int) -> list:
     """The repetition penalty and the n-gram ban over the new tokens only. transformers' own
     `repetition_penalty` and `no_repeat_ngram_size` count the prompt too, which pushes a draft
     away from the very words of the sources it should use."""

@@ -87,11 +87,11 @@ def test_greedy_generation_equals_a_bare_generate_without_sampling(runtime):
 def test_no_new_ngram_repeats_and_the_prompt_is_not_counted(runtime):
     import torch
 
-    from generation.runtime import _repetition_rules
+    from generation.runtime import repetition_rules
 
     # Prompt [5, 6]; new tokens [7, 5]: 5→6 is the prompt's bigram, never banned; 7→5 is banned
     # after another 7, since the new text already said it.
-    (ban,) = _repetition_rules(SamplingSettings(repetition_penalty=1.0, no_repeat_ngram_size=2), 2)
+    (ban,) = repetition_rules(SamplingSettings(repetition_penalty=1.0, no_repeat_ngram_size=2), 2)
     scores = ban(torch.tensor([[5, 6, 7, 5]]), torch.zeros(1, 10))
     assert torch.isfinite(scores[0, 6])
     again = ban(torch.tensor([[5, 6, 7, 5, 7]]), torch.zeros(1, 10))
@@ -103,13 +103,13 @@ def test_generated_text_has_no_repeated_ngram_of_the_size_asked(runtime):
     nothing stops it: greedy, 40 tokens)."""
     import torch
 
-    from generation.runtime import _repetition_rules
+    from generation.runtime import repetition_rules
 
     prompt = runtime.prompt_ids(MESSAGES)
     input_ids = torch.tensor([prompt])
 
     def new_ids(size: int) -> list[int]:
-        rules = _repetition_rules(replace(GREEDY, no_repeat_ngram_size=size), len(prompt))
+        rules = repetition_rules(replace(GREEDY, no_repeat_ngram_size=size), len(prompt))
         output = runtime.model.generate(
             input_ids=input_ids, attention_mask=torch.ones_like(input_ids), do_sample=False,
             max_new_tokens=40, min_new_tokens=40, logits_processor=rules,
