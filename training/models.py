@@ -156,6 +156,11 @@ class ModelVersion(models.Model):
     memorisation = models.JSONField(null=True, blank=True)  # MemorisationResult as a dict
     memorisation_passed = models.BooleanField(null=True, blank=True)
     memorisation_tested_at = models.DateTimeField(null=True, blank=True)
+    # The draft-quality benchmark on held-out briefs (training/services/quality.py):
+    # {"format", "rows": [{label, drafts, bleu, rouge_l, style_fidelity, grounding, …}],
+    #  "briefs", "post_ids", "sampling", "seeds", "code_version", "drafts": [per-draft scores]}
+    draft_quality = models.JSONField(null=True, blank=True)
+    draft_quality_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     promoted_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)

@@ -1,9 +1,12 @@
 """Thin Celery wrappers over training.services. Training and evaluation run on the `gpu` queue
 (CELERY_TASK_ROUTES)."""
 
+import logging
 import socket
 
 from celery import shared_task
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="training.tasks.training_run_execute", acks_late=True, bind=True)
@@ -28,3 +31,18 @@ def model_version_evaluate_task(version_id: int) -> None:
     from training.services.registry import model_version_evaluate
 
     model_version_evaluate(version=ModelVersion.objects.get(id=version_id))
+
+
+@shared_task(name="training.tasks.model_version_quality_evaluate", acks_late=True)
+def model_version_quality_evaluate_task(version_id: int) -> None:
+    """The draft-quality benchmark of a version (training/services/quality.py)."""
+    from training.models import ModelVersion
+    from training.services.quality import DraftQualityError, model_version_quality_evaluate
+
+    version = ModelVersion.objects.filter(id=version_id).first()
+    if version is None or version.status == ModelVersion.Status.ARCHIVED:
+        return  # deleted, or archived while it waited: nothing to measure
+    try:
+        model_version_quality_evaluate(version=version)
+    except DraftQualityError as exc:  # a channel without held-out posts: nothing to retry
+        logger.warning("No draft-quality benchmark for %s: %s", version, " ".join(exc.messages))

@@ -65,7 +65,8 @@ def model_version_create_from_run(
     storage: ArtifactStorage,
     log: Callable[[str], None],
 ) -> ModelVersion:
-    """Evaluate the run's checkpoints, upload the best adapter and register it as a candidate."""
+    """Evaluate the run's checkpoints, upload the best adapter and register it as a candidate;
+    queue its draft-quality benchmark (training/services/quality.py) on commit."""
     checkpoints = [(c["step"], _local_checkpoint(c, storage, work_dir)) for c in run.checkpoints]
     report = _evaluate(run=run, samples=samples, checkpoints=checkpoints, plan=plan, log=log)
     best_dir = dict(checkpoints)[report.best_step]
@@ -90,6 +91,11 @@ def model_version_create_from_run(
             samples=report.samples,
         )
         _record_memorisation(version, report.memorisation)
+        # The draft-quality benchmark writes many drafts: its own task, after the commit, so
+        # the version is registered (and visible) while it runs.
+        from training.services.quality import model_version_quality_queue
+
+        model_version_quality_queue(version=version)
     return version
 
 
