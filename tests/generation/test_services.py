@@ -158,6 +158,55 @@ def test_a_run_retrieves_drafts_guards_and_saves_an_ai_assisted_draft(author, ti
     assert run.grounding is None or 0 <= run.grounding <= 1
 
 
+def stream_messages(run: GenerationRun) -> list[dict]:
+    """Every message the run added to its stream, in order (not folded as a late reader sees)."""
+    import redis
+    from django.conf import settings
+
+    from generation.services.stream import stream_key
+
+    client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    return [json.loads(fields["m"]) for _, fields in client.xrange(stream_key(run))]
+
+
+@pytest.mark.django_db
+def test_the_first_draft_after_a_start_says_the_model_is_loading_and_later_ones_do_not(
+    author, tiny_model_dir
+):
+    from generation.runtime import reset_runtimes
+
+    reset_runtimes()
+    start = lambda: generation_run_start(  # noqa: E731
+        channel="general", brief={"topic": "tea"}, by=author, sampling=SHORT,
+        base_model=str(tiny_model_dir), enqueue=False,
+    )  # fmt: skip
+
+    first = generation_run_execute(run_id=start().id)
+    second = generation_run_execute(run_id=start().id)
+
+    said = [m["status"] for m in stream_messages(first) if "status" in m and not m.get("done")]
+    assert said[0].startswith("The model is loading") and said[1] == "Writing"
+    said = [m["status"] for m in stream_messages(second) if "status" in m and not m.get("done")]
+    assert said == ["Writing"]
+
+
+@pytest.mark.django_db
+def test_a_draft_its_sources_do_not_support_is_flagged_to_the_editor(author, tiny_model_dir):
+    post = make_post(author, title="Tea", body_markdown=TEA, status="published")
+    posts_embed(post_ids=[post.id])
+    run = generation_run_start(
+        channel="general", brief={"topic": "afternoon tea"}, by=author, sampling=SHORT,
+        base_model=str(tiny_model_dir), enqueue=False,
+    )  # fmt: skip
+
+    run = generation_run_execute(run_id=run.id)  # a random model's words support nothing
+
+    grounding = [f for f in run.findings if f["kind"] == "grounding"]
+    assert run.grounding is not None and run.grounding < 0.3
+    assert len(grounding) == 1 and "supported" in grounding[0]["detail"]
+    assert run.post is not None  # advice: the draft is saved, flagged, not hidden
+
+
 @pytest.mark.django_db
 def test_a_clinical_trace_holds_no_phone_number_or_name_from_the_brief(tiny_model_dir):
     officer = make_officer()
