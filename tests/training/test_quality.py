@@ -157,3 +157,21 @@ def test_a_new_version_queues_its_benchmark_once_the_transaction_commits(
         assert queued == []
 
     assert queued == [version.id]
+
+
+def test_the_command_prints_the_base_rows_when_the_channel_has_no_version(
+    blog, tiny_model_dir, settings
+):  # noqa: ANN001
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.BASE_MODEL = str(tiny_model_dir)
+    out = StringIO()
+
+    call_command("evaluate_drafts", "general", "--briefs", "1", "--tokens", "8", stdout=out)
+
+    text = out.getvalue()
+    assert "no model version: base rows only" in text
+    assert "base prompt-only" in text and "base + retrieval" in text and "tuned" not in text
+    assert "n/a   full workflow: no meta-talk" in text  # no full-workflow row to judge

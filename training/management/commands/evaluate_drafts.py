@@ -23,7 +23,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:  # noqa: ANN001
         parser.add_argument("channel", choices=Post.Channel.values)
         parser.add_argument(
-            "--version", help="Its number in the channel (3), id:12 or channel:number; "
+            "version", nargs="?", help="Its number in the channel (3), id:12 or channel:number; "
             "default: the active version, else the newest candidate."
         )  # fmt: skip
         parser.add_argument("--briefs", type=int, default=QUALITY_BRIEFS, help="Held-out posts.")
