@@ -184,6 +184,9 @@ def _import_one(
         embed=False,
     )
     post.import_key, post.import_format = key, item.source_format
+    # Held out by what it was imported from, not by its random uid: the same export gives the
+    # same validation posts on every machine, so a benchmark's figures compare across imports.
+    post.split = corpus.split_for(key)
     post.cleaning_changes = list(cleaned.changes)
     post.contact_findings = [asdict(f) for f in corpus.find_contact_details(cleaned.text)]
     details = list(item.notes)  # what the importer left out, e.g. template tags
@@ -195,7 +198,7 @@ def _import_one(
         details.append(f"{len(post.contact_findings)} contact details flagged for review")
     post.save(
         update_fields=[
-            "import_key", "import_format", "cleaning_changes", "contact_findings",
+            "import_key", "import_format", "split", "cleaning_changes", "contact_findings",
             "duplicate_of", "duplicate_score",
         ]
     )  # fmt: skip
