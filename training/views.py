@@ -20,6 +20,11 @@ from training import charts, selectors
 from training.forms import PromoteForm, RollbackForm, RunStartForm
 from training.models import ModelVersion, TrainingRun
 from training.services.datasets import dataset_preview
+from training.services.quality import (
+    draft_quality_comparison,
+    draft_quality_table,
+    model_version_quality_request,
+)
 from training.services.registry import (
     model_version_archive,
     model_version_evaluate_queue,
@@ -308,6 +313,7 @@ def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
         "can_promote": version.status == ModelVersion.Status.CANDIDATE,
         "can_archive": version.status == ModelVersion.Status.CANDIDATE,
         "can_evaluate": version.status != ModelVersion.Status.ARCHIVED,
+        "quality": draft_quality_table(version.draft_quality),
     }
     return render(request, "training/version.html", context)
 
@@ -329,11 +335,13 @@ def version_promote(request: HttpRequest, version_id: int) -> HttpResponse:
             messages.success(request, f"{version} is now the active {version.channel} model.")
             return redirect("training:versions")
     active = selectors.active_version(version.channel)
+    other = active if active and active.id != version.id else None
     context = {
         "version": version,
-        "active": active if active and active.id != version.id else None,
+        "active": other,
         "candidate_figures": figures(version),
         "active_figures": figures(active),
+        "quality": draft_quality_comparison(version, other),
         "blockers": promotion_blockers(version),
         "form": form,
     }
@@ -367,5 +375,23 @@ def version_evaluate(request: HttpRequest, version_id: int) -> HttpResponse:
             request,
             f"Re-evaluation of {version} queued on the gpu queue; its metrics, samples and "
             "memorisation result update when it finishes.",
+        )
+    return redirect("training:version", version_id=version.id)
+
+
+@model_managers_only
+@require_POST
+def version_quality(request: HttpRequest, version_id: int) -> HttpResponse:
+    """Queue the draft-quality benchmark on the gpu queue (after commit, like re-evaluating)."""
+    version = _version_for(request, version_id)
+    try:
+        model_version_quality_request(version=version, by=request.user)
+    except (PermissionDenied, ValidationError) as exc:
+        messages.error(request, refusal_text(exc))
+    else:
+        messages.success(
+            request,
+            f"Draft-quality benchmark of {version} queued on the gpu queue; its table appears "
+            "here when it finishes.",
         )
     return redirect("training:version", version_id=version.id)

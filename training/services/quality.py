@@ -25,6 +25,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import permissions as can
+from accounts.models import User
 from generation import quality
 from generation.types import Brief, Source
 from posts.models import Post
@@ -342,3 +344,70 @@ def draft_quality_compare(candidate: ModelVersion, active: ModelVersion | None) 
 def full_workflow_row(version: ModelVersion) -> dict | None:
     rows = (version.draft_quality or {}).get("rows") or []
     return next((r for r in rows if r["label"] == quality.TUNED_RETRIEVAL), None)
+
+
+@transaction.atomic
+def model_version_quality_request(*, version: ModelVersion, by: User | None) -> None:
+    """Someone asks for the benchmark from the version page: the same checks as a
+    re-evaluation (who manages the channel, not archived), then queue it after commit."""
+    can.require_manage_models(by, version.channel)
+    if version.status == ModelVersion.Status.ARCHIVED:
+        raise ValidationError(f"{version} is archived; it is not evaluated again.")
+    model_version_quality_queue(version=version)
+
+
+# --- Shown on the registry's pages ----------------------------------------------------------
+
+
+def draft_quality_table(report: dict | None) -> dict | None:
+    """A stored report as the version page shows it: one column per setup (in SETUPS order),
+    one row per COLUMNS metric, each cell formatted, and the best cell of a row marked.
+    None when there is no report, or one in a format this code does not read.
+
+    Best respects higher-is-better; a metric without a direction (words) has no best, a None
+    value is never best, and a row whose values all show the same has none (nothing won).
+    Ties go by the shown value, so two cells that read alike are both best or neither."""
+    if not report or report.get("format") != FORMAT:
+        return None
+    order = [label for label, _, _ in quality.SETUPS]
+    rows = sorted(
+        report.get("rows") or [],
+        key=lambda r: order.index(r["label"]) if r["label"] in order else len(order),
+    )
+    metrics = []
+    for key, _, header, pattern, higher in quality.COLUMNS:
+        values = [row.get(key) for row in rows]
+        present = [v for v in values if v is not None]
+        shown = [quality.formatted(v, pattern) for v in values]
+        best = None
+        if higher is not None and len({quality.formatted(v, pattern) for v in present}) > 1:
+            best = quality.formatted(max(present) if higher else min(present), pattern)
+        cells = [
+            {"value": text, "best": v is not None and text == best}
+            for v, text in zip(values, shown, strict=True)
+        ]
+        metrics.append({"key": key, "header": header, "higher": higher, "cells": cells})
+    return {
+        "setups": [{"label": r["label"], "drafts": r.get("drafts")} for r in rows],
+        "metrics": metrics,
+        "checks": quality.done_when_checks(rows),
+        "briefs": report.get("briefs"),
+        "tokens": (report.get("sampling") or {}).get("max_new_tokens"),
+        "retrieval_k": report.get("retrieval_k"),
+        "base_model": report.get("base_model"),
+        "adapter": report.get("adapter"),
+        "code_version": report.get("code_version"),
+        "seconds": report.get("seconds"),
+    }
+
+
+def draft_quality_comparison(candidate: ModelVersion, active: ModelVersion | None) -> dict:
+    """The promotion page's advice: the full workflow's row of the candidate beside the active
+    version's (draft_quality_compare), and which of them has no benchmark yet. Advice only:
+    promotion_blockers never reads it."""
+    missing = [v for v in (candidate, active) if v is not None and full_workflow_row(v) is None]
+    measured = any(v is not None and v not in missing for v in (candidate, active))
+    return {
+        "rows": draft_quality_compare(candidate, active) if measured else [],
+        "missing": missing,
+    }
