@@ -15,8 +15,9 @@ Plain Python (no Django), like the workflow.
 import re
 from collections.abc import Iterable
 
-SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*(?=\s|$)")
-SENTENCE_SPLIT = re.compile(r"(?<=[.!?…])[\"”’')\]]*\s+")
+# A sentence ends at its mark, closing quotes and any citations after it ("… at 3 a.m. [1]").
+CLOSING = r"[\"”’')\]]*(?:[ \t]*\[\d+\])*"
+SENTENCE_END = re.compile(r"[.!?…]" + CLOSING + r"(?=\s|$)")
 PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 FENCE = re.compile(r"^(```|~~~)", re.MULTILINE)
 LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\S")
@@ -36,7 +37,20 @@ META_TALK = re.compile(
     r"|as an ai\b|as a language model\b|i hope (?:this|you)\b|let me know\b|feel free to\b"
     r"|(?:note|disclaimer|word count|revised|rewritten|continuation|draft)\s*:"
     r"|i (?:can(?:not|'t)|am unable to|will now|'ll now)\b"
+    # The assistant talking to the user about their writing, or describing the post it should
+    # be writing (measured on the base model's drafts of the demo briefs).
+    r"|you(?:'ve| have) already (?:outlined|written|drafted|covered|started|done)\b"
+    r"|in (?:the context of )?your (?:own )?(?:writing|blog post|post|article|draft)\b"
+    r"|i(?:'m| am) (?:here to help|(?:no longer |not )?available to)\b"
+    r"|in the (?:first|second|third|next|last|final|opening|closing) (?:paragraph|section),? i\b"
+    r"|the rest of the (?:blog post|post|article|draft) (?:continues|goes on|will|is)\b"
     r")",
+    re.IGNORECASE,
+)
+# A placeholder for a link or citation the model did not fill ("[Blog Post 1]", a literal
+# "[n]"): wherever it stands, its sentence is not the author's.
+PLACEHOLDER = re.compile(
+    r"\[(?:n|blog post(?: \d+)?|post(?: \d+)?|link|source(?: \d+)?|citation|insert[^\]]*)\]",
     re.IGNORECASE,
 )
 # The prompt's own scaffolding (generation/workflow.py, generation/assist.py) written back.
@@ -47,6 +61,7 @@ PROMPT_ECHO = re.compile(
     r"|^\s*</?passage>\s*$",
     re.IGNORECASE,
 )
+LEADING_MARKS = re.compile(r"(?:\[\d+\]|\d+[.)]\s|[^\w\[]|\s)*")
 LABEL = re.compile(
     r"\A(?:revised|rewritten|new|rewrite|edited)(?: version| passage| text)?:\s*", re.IGNORECASE
 )
@@ -109,7 +124,7 @@ def meta_talk(text: str) -> list[str]:
             if PROMPT_ECHO.match(line):
                 found.append(line.strip())
             else:
-                found.extend(s for s in _sentences(line) if META_TALK.match(s))
+                found.extend(s for s in _sentences(line) if _is_talk(s))
     return found
 
 
@@ -125,14 +140,14 @@ def whole_sentences(text: str) -> str:
 def ends_whole(text: str) -> bool:
     """Whether `text` ends on a whole sentence (or a code block)."""
     stripped = text.rstrip()
-    return stripped.endswith(("```", "~~~")) or bool(re.search(r"[.!?…][\"”’')\]]*$", stripped))
+    return stripped.endswith(("```", "~~~")) or bool(re.search(r"[.!?…]" + CLOSING + "$", stripped))
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence of `text`: split at sentence ends and line breaks, without
     the spaces around it."""
     spans, at = [], 0
-    for match in re.finditer(r"(?<=[.!?…])[\"”’')\]]*[ \t]+|\n+", text):
+    for match in re.finditer(r"(?<=[.!?…])" + CLOSING + r"[ \t]+|\n+", text):
         cut = match.start() + len(match[0].rstrip())  # keep closing quotes, not spaces
         if text[at:cut].strip():
             spans.append(_trimmed(text, at, cut))
@@ -194,13 +209,20 @@ def _ending_whole(blocks: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
 
 
 def _sentences(line: str) -> list[str]:
-    return [s for s in SENTENCE_SPLIT.split(line.strip()) if s]
+    """The line's sentences, each with its closing quotes ('"create safety."')."""
+    return [line[start:end] for start, end in sentence_spans(line)]
+
+
+def _is_talk(sentence: str) -> bool:
+    """META_TALK after any list marker, citation or quote it opens with ('[2] I'm here…')."""
+    opening = LEADING_MARKS.match(sentence)
+    return bool(META_TALK.match(sentence[opening.end() :]) or PLACEHOLDER.search(sentence))
 
 
 def _dropped(sentence: str, seen: set[str], seen_ngrams: set[tuple[str, ...]]) -> bool:
     """Talk about the task, or a loop: a word over and over, a sentence said before, or one
     that only repeats what came before. Records a kept sentence in `seen`/`seen_ngrams`."""
-    if META_TALK.match(sentence):
+    if _is_talk(sentence):
         return True
     tokens = words(sentence)
     key = " ".join(tokens)

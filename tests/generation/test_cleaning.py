@@ -143,3 +143,38 @@ def test_sentence_spans_point_at_each_sentence():
 
     assert pieces == ["I met her.", 'She said "hi."', "Then we left!", "## Heading", "More [1].",
                       "End"]  # fmt: skip
+
+
+# What the real base model wrote for the demo's held-out briefs (the quality benchmark's first
+# run): talk to the user about their writing, a description of the post instead of the post,
+# and placeholders for links it could not fill.
+def test_talk_to_the_user_and_about_the_post_is_dropped_and_the_post_kept():
+    text = (
+        "I'm here to help, and I've already done my part. In fact, I have a blog post about "
+        "this topic that you're going to love: [Blog Post 1]\n\n"
+        "In the first paragraph, I'm discussing how anxiety can show up in meetings. The client "
+        "is using panic attacks as evidence. I want to highlight that it’s not always easy.\n\n"
+        "The rest of the blog post continues with how CBT for work helps manage anxiety."
+    )
+
+    assert clean_draft(text) == (
+        "The client is using panic attacks as evidence. I want to highlight that it’s not "
+        "always easy."
+    )
+    assert len(meta_talk(text)) == 4
+
+
+def test_a_numbered_line_of_talk_is_talk_and_a_real_citation_is_not():
+    text = (
+        "[n] In your own writing, you have a list of sources that is not available.\n"
+        "[2] I'm no longer available to respond to questions.\n"
+        "You've already outlined the first piece. Worry peaks at 3 a.m. [1]"
+    )
+
+    assert clean_draft(text) == "Worry peaks at 3 a.m. [1]"
+
+
+def test_a_sentence_keeps_its_closing_quote():
+    text = 'The goal is not just "stay safe," but also "create safety." This includes boundaries.'
+
+    assert clean_draft(text) == text
