@@ -39,6 +39,18 @@ def line_chart(
     }
 
 
+def loss_chart(points: Sequence[dict]) -> dict:
+    """A run's training loss at every step, and its validation loss at the checkpoints that
+    were scored (runs from before that have no such line)."""
+    return line_chart(
+        {
+            "training loss": [(p["step"], p.get("loss")) for p in points],
+            "validation loss": [(p["step"], p["val_loss"]) for p in points if "val_loss" in p],
+        },
+        y_label="loss",
+    )
+
+
 def thin(points: Sequence[Point], limit: int = MAX_POINTS) -> list[Point]:
     """At most about `limit` points, evenly spaced, always keeping the last one."""
     if len(points) <= limit:

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from training.samples import Sample, chat_ids, chat_messages, collate, encode_all, note_brief
-from training.trainer import batch_nll, model_device
+from training.samples import Sample, chat_ids, chat_messages, encode_all, note_brief
+from training.trainer import mean_nll, model_device
 
 FIXED_BRIEFS = [
     'Write a blog post titled "My morning routine".\nTags: habits, mornings.\n'
@@ -33,10 +33,10 @@ def perplexity(
     model: Any, tokenizer: Any, samples: list[Sample], *, max_length: int = 512,
     batch_size: int = 4,
 ) -> float:  # fmt: skip
-    """exp(token-weighted mean NLL) over the completion tokens only, encoded as in training.
-    Raises ValueError when the samples hold no completion token (an empty validation split)."""
-    import torch
-
+    """exp(token-weighted mean NLL) over the completion tokens only: one sample a row, cut at
+    max_length (a packed run trains on blocks, but base and tuned are always scored this way, and
+    so is the trainer's validation loss at each checkpoint). Raises ValueError when the samples
+    hold no completion token (an empty validation split)."""
     items = [
         item
         for item in encode_all(samples, tokenizer, max_length=max_length)
@@ -44,19 +44,8 @@ def perplexity(
     ]
     if not items:
         raise ValueError("No completion tokens to score: perplexity needs at least one sample.")
-    device, was_training = model_device(model), model.training
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    total, count = 0.0, 0
-    model.eval()
-    try:
-        with torch.no_grad():
-            for start in range(0, len(items), batch_size):
-                batch = collate(items[start : start + batch_size], pad_id=pad_id, device=device)
-                total += float(batch_nll(model, batch))
-                count += batch["n_labels"]
-    finally:
-        model.train(was_training)
-    return math.exp(total / count)
+    return math.exp(mean_nll(model, items, pad_id=pad_id, batch_size=batch_size))
 
 
 def generate_text(

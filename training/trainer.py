@@ -10,6 +10,13 @@ Both are written into a temporary sibling and renamed, so a crash never leaves a
 The data order is a pure function of (seed, number of samples, batch size), so a checkpoint needs
 only its step to know where to go on; with the optimizer, scheduler and RNG states restored, a
 resumed run ends on the same weights as one that never stopped.
+
+With `packing` (the default) the samples are concatenated, each closed by EOS, and the stream is
+cut into max_length blocks: a training item is then a block, not a post. The brief's tokens keep
+their IGNORE_INDEX labels in the stream, so the model still learns only the posts. At each
+checkpoint the validation samples (if given) are scored as evaluation.perplexity scores them, and
+an epochs-based run stops once `early_stopping_patience` checkpoints in a row fail to improve on
+the best; the evaluation that follows picks the best checkpoint, not the last.
 """
 
 import hashlib
@@ -26,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from training.base_model import atomic_folder
-from training.config import TrainConfig
+from training.config import LEGACY_VALUES, TrainConfig
 from training.samples import IGNORE_INDEX, Sample, collate, encode_all
 
 if TYPE_CHECKING:
@@ -36,6 +43,10 @@ CHECKPOINT_FORMAT = 1
 ADAPTER_MARKER = "blogllm-adapter.json"
 # Fields a resumed run may change without changing what it computes.
 RESUMABLE_CHANGES = {"checkpoint_every"}
+# Validation samples scored at each checkpoint: enough to see the trend, cheap on a CPU (the
+# demo's 5 posts at 512 tokens take about 5 s on 2 cores); the full split is scored afterwards.
+VALIDATION_SAMPLES = 16
+UNTRUNCATED = 10**9  # encode()'s max_length when packing: the blocks do the cutting
 
 
 @dataclass
@@ -49,6 +60,7 @@ class StepReport:
     elapsed_s: float
     eta_s: float
     epoch: float
+    val_loss: float | None = None  # mean validation NLL, on checkpoint steps only
 
 
 @dataclass
@@ -62,6 +74,8 @@ class TrainResult:
     adapter_dir: Path
     checkpoints: list[tuple[int, Path]] = field(default_factory=list)
     resumed_from_step: int | None = None
+    validation: list[tuple[int, float]] = field(default_factory=list)  # (step, val_loss)
+    stopped_early: bool = False
 
 
 class TrainingCancelled(Exception):
@@ -103,6 +117,7 @@ def train(
     train_samples: list[Sample],
     config: TrainConfig,
     output_dir: Path,
+    validation_samples: list[Sample] | None = None,
     on_step: Callable[[StepReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_checkpoint: Callable[[int, Path], None] | None = None,
@@ -113,10 +128,13 @@ def train(
 
     The LoRA layers are removed again when this returns or raises, so `model` is the plain base
     model afterwards: evaluate the result with `load_adapter(model, result.adapter_dir)`.
+    `validation_samples` are scored at every checkpoint (the step's report carries val_loss),
+    which early stopping needs; without them the run takes all its steps.
     Raises TrainingCancelled (after a checkpoint) when should_stop() turns true, CheckpointError
     for a bad `resume_from`, ValueError when no sample has a token to learn.
     """
-    run = _Run(model, tokenizer, train_samples, config, Path(output_dir), log or (lambda _: None))
+    run = _Run(model, tokenizer, train_samples, config, Path(output_dir), log or (lambda _: None),
+               validation_samples or [])  # fmt: skip
     return run.execute(
         on_step=on_step, should_stop=should_stop, on_checkpoint=on_checkpoint,
         resume_from=Path(resume_from) if resume_from is not None else None,
@@ -207,6 +225,65 @@ def batch_nll(model: Any, batch: dict[str, Any]) -> "torch.Tensor":
     )  # fmt: skip
 
 
+def mean_nll(model: Any, items: list[dict[str, Any]], *, pad_id: int, batch_size: int = 4) -> float:
+    """Token-weighted mean NLL of encoded items, in eval mode and without gradients; the mode
+    the model was in is restored. Evaluation's perplexity is exp() of it."""
+    import torch
+
+    device, was_training = model_device(model), model.training
+    total, count = 0.0, 0
+    model.eval()
+    try:
+        with torch.no_grad():
+            for start in range(0, len(items), batch_size):
+                batch = collate(items[start : start + batch_size], pad_id=pad_id, device=device)
+                total += float(batch_nll(model, batch))
+                count += batch["n_labels"]
+    finally:
+        model.train(was_training)
+    return total / count if count else math.nan
+
+
+def pack(
+    items: list[dict[str, Any]], *, block_size: int, eos_id: int | None
+) -> list[dict[str, Any]]:
+    """Encoded samples as one stream cut into block_size blocks (the last may be shorter).
+
+    Each sample is closed by EOS first, unless its chat template already ends it (ChatML ends a
+    turn with "<|im_end|>\n"), so the model sees where one post ends and the next brief begins.
+    Labels travel with their tokens: a brief stays IGNORE_INDEX wherever the cut falls. A block
+    with no label left (a long brief alone) would train nothing and is dropped.
+    """
+    ids: list[int] = []
+    labels: list[int] = []
+    for item in items:
+        ids += item["input_ids"]
+        labels += item["labels"]
+        if eos_id is not None and eos_id not in item["input_ids"][-2:]:
+            ids.append(eos_id)
+            labels.append(eos_id)
+    blocks = []
+    for start in range(0, len(ids), block_size):
+        end = start + block_size
+        block_ids, block_labels = ids[start:end], labels[start:end]
+        completion = sum(1 for label in block_labels if label != IGNORE_INDEX)
+        if completion:
+            blocks.append({
+                "input_ids": block_ids, "labels": block_labels, "n_tokens": len(block_ids),
+                "n_completion_tokens": completion, "truncated": False,
+            })  # fmt: skip
+    return blocks
+
+
+def checkpoints_since_best(history: list[tuple[int, float]]) -> int:
+    """Checkpoints evaluated after the best (lowest, earliest on a tie) validation loss: only
+    a strictly lower loss counts as an improvement."""
+    if not history:
+        return 0
+    best = min(range(len(history)), key=lambda i: (history[i][1], i))
+    return len(history) - 1 - best
+
+
 def model_device(model: Any) -> "torch.device":
     import torch
 
@@ -238,15 +315,27 @@ class _Run:
     """One call of train(): the encoded data and its fixed order, then the loop."""
 
     def __init__(self, model: Any, tokenizer: Any, samples: list[Sample], config: TrainConfig,
-                 output_dir: Path, log: Callable[[str], None]) -> None:  # fmt: skip
+                 output_dir: Path, log: Callable[[str], None],
+                 validation: list[Sample]) -> None:  # fmt: skip
         self.model, self.tokenizer, self.config = model, tokenizer, config
         self.output_dir, self.log = output_dir, log
-        encoded = encode_all(samples, tokenizer, max_length=config.max_length)
-        self.items = [item for item in encoded if item["n_completion_tokens"] > 0]
+        if config.packing:
+            encoded = encode_all(samples, tokenizer, max_length=UNTRUNCATED)
+            self.items = pack(encoded, block_size=config.max_length, eos_id=tokenizer.eos_token_id)
+        else:
+            encoded = encode_all(samples, tokenizer, max_length=config.max_length)
+            self.items = [item for item in encoded if item["n_completion_tokens"] > 0]
+            if 0 < len(self.items) < len(encoded):
+                skipped = len(encoded) - len(self.items)
+                log(f"Skipped {skipped} samples whose brief fills max_length.")
         if not self.items:
             raise ValueError("No training sample has any text to learn within max_length tokens.")
-        if len(self.items) < len(encoded):
-            log(f"Skipped {len(encoded) - len(self.items)} samples whose brief fills max_length.")
+        # Scored exactly as evaluation.perplexity scores the split: one sample a row, cut at
+        # max_length, brief masked; so the checkpoint that stops the run is the one it ranks.
+        scored = encode_all(
+            validation[:VALIDATION_SAMPLES], tokenizer, max_length=config.max_length
+        )
+        self.validation = [item for item in scored if item["n_completion_tokens"] > 0]
         self.fingerprint = dataset_fingerprint(samples)
         self.per_epoch = math.ceil(len(self.items) / config.batch_size)
         if config.max_steps is not None:
@@ -317,14 +406,18 @@ class _Run:
             optimizer, lambda step: lr_factor(step, total=total, warmup=warmup)
         )
         start, tokens, loss = 0, 0, math.nan
+        history: list[tuple[int, float]] = []  # (step, validation loss) of each checkpoint
         if state is not None:
             self.restore(peft_model, optimizer, scheduler, state, resume_from)
             start, tokens, loss = int(state["step"]), int(state["tokens"]), float(state["loss"])
+            history = [(int(step), float(value)) for step, value in state.get("validation", [])]
             self.log(f"Resumed from step {start}")
+        what = "blocks of packed samples" if c.packing else "samples"
         self.log(
-            f"Training on {len(self.items)} samples: {total} steps of {c.batch_size} x "
+            f"Training on {len(self.items)} {what}: {total} steps of {c.batch_size} x "
             f"{c.grad_accum} sequences, {self.per_epoch} micro-batches an epoch"
         )
+        patience = self.patience()
         device = model_device(peft_model)
         started, session_tokens = time.perf_counter(), 0
         checkpoints: list[tuple[int, Path]] = []
@@ -332,65 +425,104 @@ class _Run:
         last = (start, resume_from) if state is not None else None
 
         def save(step: int) -> tuple[int, Path]:
-            path = self.save_checkpoint(peft_model, optimizer, scheduler, step, tokens, loss)
+            path = self.save_checkpoint(peft_model, optimizer, scheduler, step, tokens, loss,
+                                        history)  # fmt: skip
             checkpoints.append((step, path))
             if on_checkpoint is not None:
                 on_checkpoint(step, path)
             return step, path
 
+        done = start
+        # A run resumed from the checkpoint that stopped it has nothing left to train.
+        stopped = patience is not None and checkpoints_since_best(history) >= patience
         for step in range(start, total):
+            if stopped:
+                break
             if should_stop is not None and should_stop():
                 if step > 0 and (last is None or last[0] != step):
                     last = save(step)
                 self.log(f"Cancelled after step {step}")
                 raise TrainingCancelled(step, last[1] if last is not None else None)
-            first = step * c.grad_accum
-            micro = range(first, min(first + c.grad_accum, self.total_micro))
-            batches = [
-                collate(self.micro_batch(i), pad_id=self.pad_id, device=device) for i in micro
-            ]
-            labels = sum(batch["n_labels"] for batch in batches)
-            optimizer.zero_grad(set_to_none=True)
-            nll_sum = torch.zeros((), device=device)
-            for batch in batches:
-                # Each micro-batch is divided by the step's label count, so the accumulated
-                # gradient is that of one token-weighted mean over the whole step.
-                nll = batch_nll(peft_model, batch)
-                (nll / labels).backward()
-                nll_sum += nll.detach()  # no .item() here: one GPU sync a step, below
-                session_tokens += batch["n_tokens"]
-                tokens += batch["n_tokens"]
-            if c.max_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(params, c.max_grad_norm)
-            learning_rate = optimizer.param_groups[0]["lr"]
-            optimizer.step()
-            scheduler.step()
-            loss = nll_sum.item() / labels
+            loss, step_tokens, learning_rate = self.train_step(
+                peft_model, optimizer, scheduler, params, step, device
+            )
+            session_tokens += step_tokens
+            tokens += step_tokens
             done, elapsed = step + 1, time.perf_counter() - started
+            at_checkpoint = done % every == 0 or done == total
+            val_loss = None
+            if at_checkpoint and self.validation:
+                val_loss = mean_nll(peft_model, self.validation, pad_id=self.pad_id)
+                history.append((done, val_loss))
             report = StepReport(
-                step=done, total_steps=total, loss=loss, learning_rate=learning_rate,
-                tokens=tokens, tokens_per_s=session_tokens / elapsed if elapsed else 0.0,
+                step=done, total_steps=total, loss=loss, learning_rate=learning_rate, tokens=tokens,
+                 tokens_per_s=session_tokens / elapsed if elapsed else 0.0,
                 elapsed_s=elapsed, eta_s=elapsed / (done - start) * (total - done),
-                epoch=done * c.grad_accum / self.per_epoch,
+                epoch=done * c.grad_accum / self.per_epoch, val_loss=val_loss,
             )  # fmt: skip
+            validated = f" val_loss {val_loss:.4f}" if val_loss is not None else ""
             self.log(
-                f"step {done}/{total} loss {loss:.4f} lr {learning_rate:.2e} "
+                f"step {done}/{total} loss {loss:.4f}{validated} lr {learning_rate:.2e} "
                 f"{report.tokens_per_s:.0f} tokens/s eta {report.eta_s:.0f}s"
             )
             if on_step is not None:
                 on_step(report)
-            if done % every == 0 or done == total:
+            if at_checkpoint:
                 last = save(done)
+                if patience is not None and checkpoints_since_best(history) >= patience:
+                    stopped = True
+                    self.log(
+                        f"Stopped early after step {done}: validation loss has not improved "
+                        f"for {patience} checkpoints"
+                    )
         seconds = time.perf_counter() - started
-        adapter_dir = self.save_adapter(peft_model, total)
+        adapter_dir = self.save_adapter(peft_model, done)
         return TrainResult(
-            steps=total, total_steps=total, final_loss=loss, tokens=tokens, seconds=seconds,
+            steps=done, total_steps=total, final_loss=loss, tokens=tokens, seconds=seconds,
             tokens_per_s=session_tokens / seconds if seconds else 0.0, adapter_dir=adapter_dir,
             checkpoints=checkpoints, resumed_from_step=start if state is not None else None,
+            validation=history, stopped_early=stopped,
         )  # fmt: skip
 
+    def train_step(self, peft_model: Any, optimizer: Any, scheduler: Any, params: list[Any],
+                   step: int, device: Any) -> tuple[float, int, float]:  # fmt: skip
+        """One optimizer step (0-based `step`): its mean loss, the tokens it trained on and the
+        learning rate it used."""
+        import torch
+
+        c = self.config
+        first = step * c.grad_accum
+        micro = range(first, min(first + c.grad_accum, self.total_micro))
+        batches = [collate(self.micro_batch(i), pad_id=self.pad_id, device=device) for i in micro]
+        labels = sum(batch["n_labels"] for batch in batches)
+        optimizer.zero_grad(set_to_none=True)
+        nll_sum = torch.zeros((), device=device)
+        for batch in batches:
+            # Each micro-batch is divided by the step's label count, so the accumulated
+            # gradient is that of one token-weighted mean over the whole step.
+            nll = batch_nll(peft_model, batch)
+            (nll / labels).backward()
+            nll_sum += nll.detach()  # no .item() here: one GPU sync a step, below
+        if c.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(params, c.max_grad_norm)
+        learning_rate = optimizer.param_groups[0]["lr"]
+        optimizer.step()
+        scheduler.step()
+        return nll_sum.item() / labels, sum(b["n_tokens"] for b in batches), learning_rate
+
+    def patience(self) -> int | None:
+        """Checkpoints without improvement that end the run; None: it takes all its steps."""
+        c = self.config
+        if c.early_stopping_patience is None or c.max_steps is not None:
+            return None  # max_steps is an exact budget (benchmarks, tests, a chosen schedule)
+        if not self.validation:
+            self.log("No validation samples to score: early stopping is off for this run.")
+            return None
+        return c.early_stopping_patience
+
     def save_checkpoint(self, peft_model: Any, optimizer: Any, scheduler: Any, step: int,
-                        tokens: int, loss: float) -> Path:  # fmt: skip
+                        tokens: int, loss: float,
+                        history: list[tuple[int, float]]) -> Path:  # fmt: skip
         import torch
 
         rng = {"python": random.getstate(), "torch": torch.get_rng_state()}
@@ -400,10 +532,12 @@ class _Run:
             "step": step, "tokens": tokens, "loss": loss, "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "rng": rng,
             "epoch": step * self.config.grad_accum / self.per_epoch,
+            "validation": [[at, value] for at, value in history],
         }  # fmt: skip
         info = {
             "format": CHECKPOINT_FORMAT, "step": step, "total_steps": self.total_steps,
             "config": self.config.to_dict(), "dataset": self.fingerprint,
+            "val_loss": history[-1][1] if history and history[-1][0] == step else None,
         }  # fmt: skip
 
         def write(folder: Path) -> None:
@@ -429,9 +563,11 @@ class _Run:
 
         info = read_checkpoint(path)
         mine = self.config.to_dict()
+        # A checkpoint made before a setting existed was made with its old behaviour.
+        theirs = {**LEGACY_VALUES, **info["config"]}
         changed = sorted(
-            key for key in set(mine) | set(info["config"])
-            if key not in RESUMABLE_CHANGES and mine.get(key) != info["config"].get(key)
+            key for key in set(mine) | set(theirs)
+            if key not in RESUMABLE_CHANGES and mine.get(key) != theirs.get(key)
         )  # fmt: skip
         if changed:
             raise CheckpointError(

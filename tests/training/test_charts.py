@@ -2,7 +2,7 @@
 
 import json
 
-from training.charts import line_chart, thin
+from training.charts import line_chart, loss_chart, thin
 
 
 def test_a_line_chart_keeps_each_series_its_axes_and_a_title_for_screen_readers() -> None:
@@ -38,3 +38,13 @@ def test_long_series_are_thinned_to_what_the_chart_can_show() -> None:
     kept = thin(points, limit=600)
     assert len(kept) <= 601 and kept[0] == points[0] and kept[-1] == points[-1]
     assert len(line_chart({"loss": points})["series"][0]["points"]) <= 601
+
+
+def test_the_loss_chart_draws_validation_loss_at_the_checkpoints_that_have_it() -> None:
+    points = [{"step": 1, "loss": 3.0}, {"step": 2, "loss": 2.8, "val_loss": 2.9},
+              {"step": 3, "loss": 2.6}, {"step": 4, "loss": 2.5, "val_loss": 2.7}]  # fmt: skip
+    chart = loss_chart(points)
+    assert [s["name"] for s in chart["series"]] == ["training loss", "validation loss"]
+    assert chart["series"][1]["points"] == [(2, 2.9), (4, 2.7)]
+    # An older run's points have no validation loss: its chart is the training loss alone.
+    assert [s["name"] for s in loss_chart(points[:1])["series"]] == ["training loss"]

@@ -1,4 +1,5 @@
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -7,16 +8,21 @@ from safetensors.torch import load_file
 
 from tests.training.conftest import note_sample
 from training.base_model import device_plan, load_base_model
+from training.config import LEGACY_VALUES
 from training.evaluation import perplexity
+from training.pipeline import evaluate_checkpoints
+from training.samples import IGNORE_INDEX, encode_all, make_sample
 from training.trainer import (
     CheckpointError,
     StepReport,
     TrainConfig,
     TrainingCancelled,
     TrainResult,
+    checkpoints_since_best,
     is_out_of_memory,
     load_adapter,
     lr_factor,
+    pack,
     train,
 )
 
@@ -53,11 +59,36 @@ def test_train_config_round_trips_through_json() -> None:
         ({"max_steps": 0}, "max_steps"),
         ({"target_modules": "q_proj"}, "target_modules"),
         ({"epochs": True}, "epochs"),
+        ({"packing": "yes"}, "packing='yes'"),
+        ({"packing": 1}, "packing=1"),
+        ({"early_stopping_patience": 0}, "early_stopping_patience=0"),
+        ({"early_stopping_patience": 1.5}, "early_stopping_patience=1.5"),
+        ({"early_stopping_patience": True}, "early_stopping_patience=True"),
     ],
 )
 def test_train_config_refuses_bad_settings_with_a_clear_message(data: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         TrainConfig.from_dict(data)
+
+
+def test_an_old_runs_settings_without_the_newer_keys_still_load() -> None:
+    # What a run stored before packing and early stopping existed (config.to_dict() then).
+    old = {
+        "rank": 16, "alpha": 32, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"],
+        "learning_rate": 2e-4, "epochs": 1.0, "max_steps": None, "batch_size": 4,
+        "grad_accum": 1, "max_length": 512, "warmup_steps": None, "warmup_ratio": 0.05,
+        "weight_decay": 0.0, "seed": 0, "checkpoint_every": None, "max_grad_norm": 1.0,
+    }  # fmt: skip
+    # As new input (a form or the command sends some keys) the missing ones get today's
+    # defaults; as a stored run's settings they mean what they meant: no packing, no stopping.
+    assert TrainConfig.from_dict(old).packing is True
+    stored = TrainConfig.from_stored(old)
+    assert (stored.packing, stored.early_stopping_patience) == (False, None)
+    assert stored.to_dict() == {**old, **LEGACY_VALUES}
+    # A newer run's stored settings keep their own values.
+    assert TrainConfig.from_stored(TrainConfig().to_dict()) == TrainConfig()
+    with pytest.raises(ValueError, match="Unknown training setting"):
+        TrainConfig.from_stored({**old, "speed": "fast"})
 
 
 def test_learning_rate_warms_up_then_decays_without_a_wasted_step() -> None:
@@ -217,11 +248,157 @@ def test_a_checkpoint_resumes_only_the_run_it_came_from(tiny_model_dir, posts, c
     resume(tiny_model_dir, posts, checkpoint, checkpoint_every=5)  # a harmless change
 
 
-def test_a_sample_whose_brief_fills_the_window_is_skipped(tiny, tmp_path) -> None:  # noqa: ANN001
+def test_without_packing_a_sample_whose_brief_fills_the_window_is_skipped(tiny, tmp_path) -> None:  # noqa: ANN001
     model, tokenizer = tiny
     with pytest.raises(ValueError, match="No training sample"):
         train(model=model, tokenizer=tokenizer, train_samples=[note_sample("Some words.")],
-              config=TrainConfig(max_steps=1, max_length=16), output_dir=tmp_path)  # fmt: skip
+              config=TrainConfig(max_steps=1, max_length=16, packing=False),
+              output_dir=tmp_path)  # fmt: skip
+    # Packed, the same sample's text lands in a later block and is learnt.
+    result = train(model=model, tokenizer=tokenizer, train_samples=[note_sample("Some words.")],
+                   config=TrainConfig(max_steps=1, max_length=16), output_dir=tmp_path)  # fmt: skip
+    assert result.steps == 1 and result.final_loss > 0
+
+
+def test_packing_fills_every_block_keeps_the_brief_masked_and_loses_no_token(tiny, posts) -> None:  # noqa: ANN001
+    _, tokenizer = tiny
+    encoded = encode_all(posts, tokenizer, max_length=10**9)
+    # 128: longer than one brief (about 120 tokens here), so every block has text to learn.
+    blocks = pack(encoded, block_size=128, eos_id=tokenizer.eos_token_id)
+    # Every block but the last is exactly full: no padding, nothing cut off.
+    assert len(blocks) > len(posts) and {len(b["input_ids"]) for b in blocks[:-1]} == {128}
+    assert 0 < len(blocks[-1]["input_ids"]) <= 128
+    # The blocks put together are the samples put together, labels included: every token is
+    # trained on, and each brief is still IGNORE_INDEX (ChatML already ends a turn with EOS,
+    # "<|im_end|>\n", so nothing is added).
+    stream_ids = [t for item in encoded for t in item["input_ids"]]
+    stream_labels = [t for item in encoded for t in item["labels"]]
+    assert [t for b in blocks for t in b["input_ids"]] == stream_ids
+    assert [t for b in blocks for t in b["labels"]] == stream_labels
+    assert IGNORE_INDEX in stream_labels and IGNORE_INDEX in blocks[1]["labels"]
+    assert sum(b["n_completion_tokens"] for b in blocks) == sum(
+        item["n_completion_tokens"] for item in encoded
+    )
+
+
+def test_packing_closes_a_sample_with_eos_when_its_template_does_not() -> None:
+    items = [
+        {"input_ids": [7, 8, 9], "labels": [IGNORE_INDEX, 8, 9]},
+        {"input_ids": [5, 6, 2, 10], "labels": [IGNORE_INDEX, 6, 2, 10]},  # ends "EOS \\n"
+    ]
+    blocks = pack(items, block_size=4, eos_id=2)
+    # EOS (2) closes the first sample, and is learnt; the second already ends with one.
+    assert [b["input_ids"] for b in blocks] == [[7, 8, 9, 2], [5, 6, 2, 10]]
+    assert blocks[0]["labels"] == [IGNORE_INDEX, 8, 9, 2]
+    assert [b["n_completion_tokens"] for b in blocks] == [3, 3]
+
+
+def test_packing_drops_a_block_that_holds_only_a_brief() -> None:
+    brief = [IGNORE_INDEX] * 5
+    blocks = pack([{"input_ids": [1, 1, 1, 1, 1, 2, 9], "labels": [*brief, 2, 9]}], block_size=4,
+                  eos_id=2)  # fmt: skip
+    # The first block would train nothing; the second keeps the brief's tail masked.
+    assert [b["input_ids"] for b in blocks] == [[1, 2, 9]]
+    assert blocks[0]["labels"] == [IGNORE_INDEX, 2, 9]
+
+
+def test_checkpoints_since_best_counts_only_strict_improvements() -> None:
+    assert checkpoints_since_best([]) == 0
+    assert checkpoints_since_best([(2, 3.0), (4, 2.0)]) == 0
+    assert checkpoints_since_best([(2, 3.0), (4, 2.0), (6, 2.5), (8, 2.0)]) == 2  # a tie is not
+    assert checkpoints_since_best([(2, 1.0), (4, 2.0), (6, 3.0)]) == 2
+
+
+MEMORISED = (
+    "The patient reports better sleep this week and describes less worry in the evenings. "
+    "Plan: continue the thought record, review in two weeks."
+)
+
+
+def overfitting_run(model, tokenizer, posts, output_dir: Path, **options) -> TrainResult:  # noqa: ANN001, ANN003
+    """One note learnt by heart while posts in another voice are the validation split: the
+    validation loss falls, then rises (checked for this seed and tiny model)."""
+    validation = [make_sample(id=s.id, kind="post", brief=s.brief, text=s.text, split="validation")
+                  for s in posts[:4]]  # fmt: skip
+    config = {"epochs": 40, "learning_rate": 1e-2, "batch_size": 1, "checkpoint_every": 2,
+              "early_stopping_patience": 2, **options.pop("config", {})}  # fmt: skip
+    return train(model=model, tokenizer=tokenizer, train_samples=[note_sample(MEMORISED)],
+                 validation_samples=validation, config=TrainConfig(**config),
+                 output_dir=output_dir, **options)  # fmt: skip
+
+
+def test_early_stopping_stops_after_patience_checkpoints_and_the_best_one_wins(
+    tiny_model_dir, posts, tmp_path
+) -> None:  # noqa: ANN001
+    model, tokenizer = fresh_model(tiny_model_dir, tmp_path / "cache")
+    reports: list[StepReport] = []
+    result = overfitting_run(model, tokenizer, posts, tmp_path / "run", on_step=reports.append)
+
+    assert result.stopped_early and result.steps < result.total_steps == 40
+    steps = [step for step, _ in result.validation]
+    assert steps == list(range(2, result.steps + 1, 2))
+    assert [step for step, _ in result.checkpoints] == steps
+    # It stopped at the first checkpoint that made two in a row without a new best, not later.
+    assert checkpoints_since_best(result.validation) == 2
+    assert checkpoints_since_best(result.validation[:-1]) == 1
+    # Each checkpoint step's report carries its validation loss, for the chart; others none.
+    assert [(r.step, r.val_loss) for r in reports if r.val_loss is not None] == result.validation
+    assert reports[-1].step == result.steps and reports[0].val_loss is None
+
+    # The evaluation scores the split as the trainer did, so it picks the best checkpoint,
+    # not the last one, and its perplexity is the trainer's validation loss.
+    best_step, best_loss = min(result.validation, key=lambda v: v[1])
+    assert best_step < result.steps
+    report = evaluate_checkpoints(
+        base_model=str(tiny_model_dir), cache_dir=tmp_path / "cache", plan=device_plan("cpu"),
+        checkpoints=result.checkpoints,
+        validation=[make_sample(id=s.id, kind="post", brief=s.brief, text=s.text,
+                                split="validation") for s in posts[:4]],
+        max_length=512, briefs=[], references=[], embed=None,
+    )  # fmt: skip
+    assert report.best_step == best_step
+    assert report.val_perplexity == pytest.approx(math.exp(best_loss), rel=1e-4)
+
+
+def test_a_run_with_max_steps_is_scored_at_checkpoints_but_takes_every_step(
+    tiny_model_dir, posts, tmp_path
+) -> None:  # noqa: ANN001
+    model, tokenizer = fresh_model(tiny_model_dir, tmp_path / "cache")
+    result = overfitting_run(model, tokenizer, posts, tmp_path / "run",
+                             config={"max_steps": 24})  # fmt: skip
+    assert result.steps == 24 and not result.stopped_early
+    assert [step for step, _ in result.validation] == list(range(2, 25, 2))
+
+
+def test_a_run_resumed_from_the_checkpoint_that_stopped_it_trains_no_further(
+    tiny_model_dir, posts, tmp_path
+) -> None:  # noqa: ANN001
+    model, tokenizer = fresh_model(tiny_model_dir, tmp_path / "cache")
+    stopped = overfitting_run(model, tokenizer, posts, tmp_path / "run")
+    model, tokenizer = fresh_model(tiny_model_dir, tmp_path / "cache")
+    last = stopped.checkpoints[-1][1]
+    resumed = overfitting_run(model, tokenizer, posts, tmp_path / "run", resume_from=last)
+    assert resumed.stopped_early and resumed.steps == stopped.steps and resumed.checkpoints == []
+    assert resumed.validation == stopped.validation
+
+
+def test_a_checkpoint_from_before_packing_resumes_with_the_settings_it_was_made_with(
+    tiny_model_dir, posts, checkpoint
+) -> None:  # noqa: ANN001
+    info = json.loads((checkpoint / "checkpoint.json").read_text())
+    old = {k: v for k, v in info["config"].items() if k not in LEGACY_VALUES}
+    (checkpoint / "checkpoint.json").write_text(json.dumps({**info, "config": old}))
+    # Today's defaults (packing) would train on other data than the checkpoint did.
+    with pytest.raises(
+        CheckpointError, match=r"other settings \(early_stopping_patience, packing\)"
+    ):
+        resume(tiny_model_dir, posts, checkpoint)
+    # The run's stored settings, read as stored (from_stored), are the ones it was made with.
+    model, tokenizer = fresh_model(tiny_model_dir, checkpoint.parent / "cache")
+    result = train(model=model, tokenizer=tokenizer, train_samples=posts,
+                   config=TrainConfig.from_stored(old), output_dir=checkpoint.parent.parent,
+                   resume_from=checkpoint)  # fmt: skip
+    assert result.resumed_from_step == 2
 
 
 def test_is_out_of_memory_recognises_cuda_and_cpu_failures() -> None:

@@ -69,6 +69,8 @@ def test_a_run_trains_registers_a_version_and_the_versions_promote_and_roll_back
 
     assert (first.step, first.total_steps, first.attempts) == (8, 8, 1)
     assert [p["step"] for p in first.points] == list(range(1, 9))
+    # Checkpoint steps carry the validation loss the trainer measured there, for the chart.
+    assert [p["step"] for p in first.points if "val_loss" in p] == [4, 8]
     assert [c["step"] for c in first.checkpoints] == [4, 8]
     assert first.dataset.train_count == 6 and first.dataset.validation_count == 2
     v1 = first.version

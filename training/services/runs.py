@@ -235,7 +235,8 @@ def _execute(run: TrainingRun, reporter: "_Reporter") -> None:
     from training.trainer import train
 
     storage = default_storage()
-    config = TrainConfig.from_dict(run.hyperparameters)
+    # from_stored: a run queued before a setting existed trains as it would have then.
+    config = TrainConfig.from_stored(run.hyperparameters)
     plan = device_plan(settings.TRAINING_DEVICE)
     run.device, run.dtype = plan.device, plan.dtype
     run.save(update_fields=["device", "dtype"])
@@ -258,6 +259,7 @@ def _execute(run: TrainingRun, reporter: "_Reporter") -> None:
     else:
         samples = dataset_snapshot_samples(snapshot=run.dataset, storage=storage)
     train_samples = [s for s in samples if s.split == "train"]
+    validation_samples = [s for s in samples if s.split == "validation"]
 
     work_dir = run_work_dir(run)
     resume_from = _download_last_checkpoint(run, storage, work_dir)
@@ -271,6 +273,7 @@ def _execute(run: TrainingRun, reporter: "_Reporter") -> None:
         train_samples=train_samples,
         config=config,
         output_dir=work_dir,
+        validation_samples=validation_samples,
         on_step=reporter.step,
         should_stop=reporter.should_stop,
         on_checkpoint=lambda step, path: _upload_checkpoint(run, reporter, storage, step, path),
@@ -278,8 +281,9 @@ def _execute(run: TrainingRun, reporter: "_Reporter") -> None:
         log=reporter.log,
     )
     del model
+    stopped = f" (stopped early, of {result.total_steps} planned)" if result.stopped_early else ""
     reporter.log(
-        f"Trained {result.steps} steps, {result.tokens} tokens at "
+        f"Trained {result.steps} steps{stopped}, {result.tokens} tokens at "
         f"{result.tokens_per_s:.0f} tokens/s; final loss {result.final_loss:.3f}."
     )
 
@@ -380,14 +384,15 @@ class _Reporter:
         self.log(f"Resuming from the checkpoint of step {step}.")
 
     def step(self, report: object) -> None:
-        self.run.points.append(
-            {
-                "step": report.step,
-                "loss": round(report.loss, 5),
-                "lr": report.learning_rate,
-                "tokens_per_s": round(report.tokens_per_s, 1),
-            }
-        )
+        point = {
+            "step": report.step,
+            "loss": round(report.loss, 5),
+            "lr": report.learning_rate,
+            "tokens_per_s": round(report.tokens_per_s, 1),
+        }
+        if report.val_loss is not None:  # checkpoint steps: the chart's validation line
+            point["val_loss"] = round(report.val_loss, 5)
+        self.run.points.append(point)
         self.pending.update(
             step=report.step,
             total_steps=report.total_steps,
