@@ -13,14 +13,15 @@ CHECKPOINTS_PER_RUN = 5
 LEGACY_VALUES: dict[str, Any] = {"packing": False, "early_stopping_patience": None}
 
 
-# Defaults sized for the demo: 44 posts, ~39 in the train split, each 300-900 words, so every
-# sample fills max_length=512. One epoch at batch 4 is ceil(39 / 4) = 10 optimizer steps.
-# FIELD-NOTES: 13 s a step at 512 x 4 on 2 quiet CPU cores; bench_training measured 26.7 s with
-# torch on 1 thread (the worker's setting on a shared box). 10 x 27 s = 4.5 minutes of training,
-# plus about 2 minutes to evaluate (validation perplexity of base and tuned, 6 samples of 120
-# tokens at ~13 tokens/s) and under a minute to load: inside the 10-minute target. Two epochs
-# (9 minutes of training alone) would not be, so more epochs or data is for GPU workers.
-# Measured (manage.py train, 2 cores): 4 min 40 s end to end, 30 s of it the first GGUF load.
+# Defaults chosen on the demo blog (issue 13): 44 posts of 731-1,258 tokens each as chats, 48,054
+# tokens in all, so one post a sample truncated at 512 threw away about half of every post, and
+# one epoch (10 steps) ended at 0.96x the base model's validation perplexity. Packed into 512-token
+# blocks, one epoch is 22 steps at batch 4. Measured on 2 CPU cores (manage.py's path, validation
+# loss of the 5 held-out posts at each checkpoint), base validation perplexity 26.18:
+#   lr 1e-3, 2 epochs, all 7 linear layers:     44 steps, 18.55 (0.709x)
+#   lr 2e-3, 2 epochs, checkpoint every 4 steps: early stop at 28, best 20: 18.36 (0.701x), 258 s
+#   these defaults (lr 2e-3, 2 epochs, ~5 checkpoints, patience 2): 44 steps in 442 s, 18.48
+#   (0.706x), about 9 s a step on 2 quiet threads. More epochs or data is for GPU workers.
 @dataclass
 class TrainConfig:
     rank: int = 16
