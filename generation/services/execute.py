@@ -271,15 +271,9 @@ class Writer:
 
 
 def _adapter(run: GenerationRun) -> tuple[str, Path] | None:
-    from training.storage import default_storage
+    from training.services.quality import version_adapter
 
-    version = run.model_version
-    if version is None:
-        return None
-    folder = Path(settings.MODEL_CACHE_DIR) / "adapters" / f"{version.channel}-{version.id}"
-    if not (folder / "adapter_config.json").exists():
-        default_storage().get_dir(version.adapter_uri, folder)
-    return version.label, folder
+    return version_adapter(run.model_version) if run.model_version else None
 
 
 # --- Finalising -------------------------------------------------------------------------------

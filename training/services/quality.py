@@ -277,8 +277,8 @@ def draft_write_and_score(
 
 
 def version_adapter(version: ModelVersion) -> tuple[str, Path]:
-    """The version's adapter folder, fetched from artifact storage once, into the same place a
-    drafting run uses (generation/services/execute.py), so a worker loads it once for both."""
+    """The version's adapter folder, fetched from artifact storage once: drafting runs
+    (generation/services/execute.py) and this benchmark both use it, so a worker fetches it once."""
     from training.storage import default_storage
 
     folder = Path(settings.MODEL_CACHE_DIR) / "adapters" / f"{version.channel}-{version.id}"
