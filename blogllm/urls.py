@@ -1,8 +1,10 @@
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
-from django.urls import include, path
+from django.contrib.auth.decorators import login_not_required
+from django.urls import include, path, re_path
 
 from blogllm import views
+from publishing.api.errors import not_found as api_not_found
 
 # The admin signs in through allauth, so its login has the same MFA and rate limits.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -19,6 +21,10 @@ urlpatterns = [
     path("compliance/", include("compliance.urls", namespace="compliance")),
     path("training/", include("training.urls", namespace="training")),
     path("generate/", include("generation.urls", namespace="generation")),
+    path("api/v1/", include("publishing.api.urls", namespace="api")),
+    re_path(r"^api/", login_not_required(api_not_found)),  # other versions, typos: JSON 404
+    path("settings/api-keys/", include("publishing.urls_keys", namespace="keys")),
+    path("settings/webhooks/", include("publishing.urls_webhooks", namespace="webhooks")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

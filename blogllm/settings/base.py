@@ -136,6 +136,10 @@ INSTALLED_APPS = [
     "compliance",
     "training",
     "generation",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "publishing",
 ]
 
 MIDDLEWARE = [
@@ -280,6 +284,56 @@ DEID_MODE = env_str("BLOGLLM_DEID_MODE", "surrogate")  # or "placeholder": [NAME
 # Django too (compliance/deid/learned.py).
 if DEID_MODE not in ("surrogate", "placeholder"):
     raise ImproperlyConfigured('BLOGLLM_DEID_MODE must be "surrogate" or "placeholder".')
+
+# --- Publishing API (publishing/): DRF at /api/v1/, API keys, webhooks.
+# Reading published posts needs no key when this is on; with it off, a `posts:read` key.
+API_PUBLIC = env_bool("BLOGLLM_API_PUBLIC", True)
+# API keys are stored as HMAC-SHA256 digests keyed by this secret (default: derived from
+# SECRET_KEY). Changing it invalidates every key.
+API_KEY_SECRET = env_secret("BLOGLLM_API_KEY_SECRET", "") or f"api-keys:{SECRET_KEY}"
+# Requests per minute, per key and per client IP (DRF throttles on the Redis cache).
+API_RATE_PER_KEY = env_int("BLOGLLM_API_RATE_PER_KEY", 600, minimum=1)
+API_RATE_PER_IP = env_int("BLOGLLM_API_RATE_PER_IP", 300, minimum=1)
+# Largest request body the API reads; bigger ones get 413.
+API_MAX_BODY_BYTES = env_int("BLOGLLM_API_MAX_BODY_BYTES", 1_000_000, minimum=1024)
+# The address of a post on the site that shows it, for canonical URLs ("{slug}" is replaced),
+# e.g. https://blog.example.com/{slug}/. Unset: the post's address in this API.
+PUBLIC_POST_URL = env_str("BLOGLLM_PUBLIC_POST_URL", "")
+if PUBLIC_POST_URL and "{slug}" not in PUBLIC_POST_URL:
+    raise ImproperlyConfigured("BLOGLLM_PUBLIC_POST_URL must contain {slug}.")
+# Webhook endpoints that resolve to loopback, link-local or private addresses are refused
+# (server-side request forgery) unless they are listed here: "loopback", "private".
+WEBHOOK_ALLOW_NETWORKS = env_list("BLOGLLM_WEBHOOK_ALLOW_NETWORKS", [])
+WEBHOOK_TIMEOUT_S = env_int("BLOGLLM_WEBHOOK_TIMEOUT_S", 10, minimum=1)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["publishing.api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["publishing.api.auth.ReadPosts"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "publishing.api.throttling.PerKeyThrottle",
+        "publishing.api.throttling.PerIpThrottle",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "publishing.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "BlogLLM publishing API",
+    "DESCRIPTION": (
+        "Published posts out, drafts in. Reading is public or needs a `posts:read` key "
+        "(BLOGLLM_API_PUBLIC); sending drafts needs a `drafts:write` key. Keys go in "
+        "`Authorization: Bearer bllm_…`. Every error has the shape "
+        '`{"errors": [{"code", "message", "field"?}]}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 # --- E-mail
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
