@@ -23,8 +23,6 @@ urlpatterns = [
     path("generate/", include("generation.urls", namespace="generation")),
     path("api/v1/", include("publishing.api.urls", namespace="api")),
     re_path(r"^api/", login_not_required(api_not_found)),  # other versions, typos: JSON 404
-    path("settings/api-keys/", include("publishing.urls_keys", namespace="keys")),
-    path("settings/webhooks/", include("publishing.urls_webhooks", namespace="webhooks")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

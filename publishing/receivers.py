@@ -1,1 +1,1 @@
-"""Posts tell us when a post's public face changes; webhooks follow (publishing.services.webhooks)."""
+"""Receivers of posts' signals (the webhooks will connect here; none yet)."""

@@ -1,5 +1,0 @@
-"""Admin pages for keys (filled in by the keys UI work)."""
-
-app_name = "keys"
-
-urlpatterns: list = []
