@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
 from generation.models import GenerationRun
 from posts.models import Post
@@ -46,3 +46,15 @@ def published_post_list(
     if updated_after:
         posts = posts.filter(updated_at__gt=updated_after)
     return posts.distinct() if tag else posts
+
+
+def published_post_stamp(*, slug: str) -> dict | None:
+    """What a published post's ETag is made of, in one query: its id, version, update time and
+    its AI draft's edit distance (which the generation app writes just after publication)."""
+    runs = GenerationRun.objects.filter(post=OuterRef("pk"), kind=GenerationRun.Kind.DRAFT)
+    return (
+        Post.objects.filter(status=Post.Status.PUBLISHED, slug=slug)
+        .annotate(edit=Subquery(runs.order_by("-created_at").values("edit_distance")[:1]))
+        .values("id", "version", "updated_at", "edit")
+        .first()
+    )

@@ -1,8 +1,9 @@
 """Published posts for external sites: list (filters, cursor pages) and detail by slug."""
 
-from django.db.models import QuerySet
+from django.db.models import Count, Max, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -10,6 +11,7 @@ from rest_framework.response import Response
 from posts.models import Post
 from publishing import selectors
 from publishing.api.base import ApiView, StrictSerializer
+from publishing.api.conditional import make_etag, not_modified, with_validators
 from publishing.api.serializers import PostOutputSerializer
 
 
@@ -30,7 +32,38 @@ class PostFilterSerializer(StrictSerializer):
     published_before = serializers.DateTimeField(required=False)
     updated_after = serializers.DateTimeField(required=False)
     cursor = serializers.CharField(required=False)
+    fields = serializers.CharField(
+        required=False, help_text="Comma-separated fields to return, e.g. title,slug,excerpt."
+    )
+
+    def validate_fields(self, value: str) -> list[str]:
+        return selected_fields(value)
+
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
+
+
+def selected_fields(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(PostOutputSerializer().fields))
+    if not names or unknown:
+        raise serializers.ValidationError(
+            f"Unknown field(s): {', '.join(unknown) or '(none given)'}. "
+            f"Pick from {', '.join(PostOutputSerializer().fields)}."
+        )
+    return names
+
+
+def _only(body: dict, names: list[str] | None) -> dict:
+    return {name: body[name] for name in names} if names else body
+
+
+class FieldsSerializer(StrictSerializer):
+    fields = serializers.CharField(
+        required=False, help_text="Comma-separated fields to return, e.g. title,slug,excerpt."
+    )
+
+    def validate_fields(self, value: str) -> list[str]:
+        return selected_fields(value)
 
 
 class PostListApi(ApiView):
@@ -51,18 +84,35 @@ class PostListApi(ApiView):
             published_before=data.get("published_before"),
             updated_after=data.get("updated_after"),
         )
+        # Any publication, edit or removal among the matching posts changes the newest update
+        # time or the count; the query string names the page.
+        stamp = posts.order_by().aggregate(newest=Max("updated_at"), count=Count("id"))
+        etag = make_etag("posts", request.get_full_path(), stamp["newest"], stamp["count"])
+        cached = not_modified(request, etag, stamp["newest"])
+        if cached is not None:
+            return cached
         pages = PostCursor()
         page = pages.paginate_queryset(posts, request, view=self)
-        body = PostOutputSerializer(page, many=True, context={"request": request}).data
-        return pages.get_paginated_response(body)
+        names = data.get("fields")
+        rows = PostOutputSerializer(page, many=True, context={"request": request}).data
+        body = [_only(row, names) for row in rows]
+        return with_validators(pages.get_paginated_response(body), etag, stamp["newest"])
 
 
 class PostDetailApi(ApiView):
-    @extend_schema(responses={200: PostOutputSerializer})
+    @extend_schema(parameters=[FieldsSerializer], responses={200: PostOutputSerializer})
     def get(self, request: Request, slug: str) -> Response:
-        post = selectors.published_post_list().filter(slug=slug).first()
-        if post is None:
-            from rest_framework.exceptions import NotFound
-
+        query = FieldsSerializer(data=request.query_params.dict())
+        if not query.is_valid():
+            raise serializers.ValidationError(query.errors)
+        names = query.validated_data.get("fields")
+        stamp = selectors.published_post_stamp(slug=slug)
+        if stamp is None:
             raise NotFound("No published post has this slug.")
-        return Response(PostOutputSerializer(post, context={"request": request}).data)
+        etag = make_etag("post", request.get_full_path(), *stamp.values())
+        cached = not_modified(request, etag, stamp["updated_at"])
+        if cached is not None:
+            return cached
+        post = selectors.published_post_list().get(id=stamp["id"])
+        body = _only(PostOutputSerializer(post, context={"request": request}).data, names)
+        return with_validators(Response(body), etag, stamp["updated_at"])

@@ -144,5 +144,49 @@ def test_a_body_over_the_limit_gets_413(client, every_state):
 def test_the_schema_and_its_docs_page_are_served_without_a_cdn(client):
     schema = client.get("/api/v1/schema/?format=json")
     assert schema.status_code == 200
+    document = schema.json()
+    assert {"/api/v1/posts/", "/api/v1/posts/{slug}/"} <= set(document["paths"])
+    assert document["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    parameters = {p["name"] for p in document["paths"]["/api/v1/posts/"]["get"]["parameters"]}
+    assert {"tag", "channel", "published_after", "cursor", "fields"} <= parameters
     docs = client.get("/api/v1/docs/")
     assert docs.status_code == 200 and b"cdn" not in docs.content.lower()
+
+
+def test_details_answer_304_to_a_current_etag_and_200_after_a_change(client, every_state):
+    first = client.get("/api/v1/posts/out-there/")
+    etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+    again = client.get("/api/v1/posts/out-there/", HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304 and again.content == b"" and again.headers["ETag"] == etag
+    since = client.get("/api/v1/posts/out-there/", HTTP_IF_MODIFIED_SINCE=modified)
+    assert since.status_code == 304
+    Post.objects.filter(id=every_state.id).update(title="Renamed", updated_at=timezone.now())
+    changed = client.get("/api/v1/posts/out-there/", HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200 and changed.json()["title"] == "Renamed"
+
+
+def test_lists_change_their_etag_when_a_post_is_published_or_withdrawn(client, author, every_state):
+    etag = client.get("/api/v1/posts/").headers["ETag"]
+    assert client.get("/api/v1/posts/", HTTP_IF_NONE_MATCH=etag).status_code == 304
+    _published(author, slug="newer")
+    assert client.get("/api/v1/posts/", HTTP_IF_NONE_MATCH=etag).status_code == 200
+    etag = client.get("/api/v1/posts/").headers["ETag"]
+    Post.objects.filter(slug="newer").update(status=S.ARCHIVED)
+    assert client.get("/api/v1/posts/", HTTP_IF_NONE_MATCH=etag).status_code == 200
+    # Another page or filter is another resource with its own tag.
+    assert client.get("/api/v1/posts/?tag=sleep").headers["ETag"] != etag
+
+
+def test_head_works_and_carries_the_validators(client, every_state):
+    response = client.head("/api/v1/posts/out-there/")
+    assert response.status_code == 200 and response.headers["ETag"]
+    assert response.content == b""
+
+
+def test_field_selection_returns_only_the_fields_asked_for(client, every_state):
+    listed = client.get("/api/v1/posts/?fields=title,slug").json()["results"]
+    assert listed == [{"title": "Out there", "slug": "out-there"}]
+    detail = client.get("/api/v1/posts/out-there/?fields=excerpt").json()
+    assert detail == {"excerpt": ""}
+    response = client.get("/api/v1/posts/?fields=title,status")  # no such field: say so
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "fields"
