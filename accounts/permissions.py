@@ -115,6 +115,12 @@ def can_send_post_back_to_draft(user: User, post: Any, *, in_review: bool) -> bo
     return can_review_posts(user) or (post.author_id == user.id and in_review)
 
 
+def can_write_clinical_posts(user: User) -> bool:
+    """Who may write a clinical-channel post themselves (by hand or through the API): editors
+    and compliance officers, never an author alone."""
+    return can_review_posts(user) or _has(user, HANDLE_CLINICAL_NOTES)
+
+
 def can_publish_posts(user: User) -> bool:
     """Publish, schedule, unschedule and archive: editors."""
     return can_review_posts(user)

@@ -59,6 +59,11 @@ def post_new(request: HttpRequest) -> HttpResponse:
     form = NewPostForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        if data["channel"] == Post.Channel.CLINICAL and not can.can_write_clinical_posts(
+            request.user
+        ):
+            form.add_error("channel", "Only editors and compliance officers write clinical posts.")
+            return render(request, "posts/edit.html", {"form": form, "post": None})
         try:
             post = post_create(
                 author=request.user,

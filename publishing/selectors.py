@@ -2,10 +2,23 @@
 
 from datetime import datetime
 
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import (
+    Case,
+    Count,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
 
 from generation.models import GenerationRun
-from posts.models import Post
+from posts.models import Post, Tag
+from posts.selectors import chunk_search
+
+SEARCH_LIMIT = 100  # posts a search returns, best first
 
 
 def published_post_list(
@@ -57,4 +70,47 @@ def published_post_stamp(*, slug: str) -> dict | None:
         .annotate(edit=Subquery(runs.order_by("-created_at").values("edit_distance")[:1]))
         .values("id", "version", "updated_at", "edit")
         .first()
+    )
+
+
+def published_post_search(
+    posts: QuerySet[Post], query: str, *, channel: str = ""
+) -> QuerySet[Post]:
+    """`posts` narrowed to those the web UI's hybrid search finds for `query` (pgvector and
+    full-text, fused), annotated with `search_position` (0 = best) for ordering."""
+    channels = [channel] if channel else list(Post.Channel.values)
+    hits = chunk_search(
+        query, channels=channels, statuses=[Post.Status.PUBLISHED], limit=SEARCH_LIMIT * 3
+    )
+    ranked: list[int] = []
+    for hit in hits:  # a post's best chunk decides its place
+        if hit.post_id not in ranked:
+            ranked.append(hit.post_id)
+    ranked = ranked[:SEARCH_LIMIT]
+    position = Case(
+        *[When(id=post_id, then=n) for n, post_id in enumerate(ranked)],
+        output_field=IntegerField(),
+    )
+    return posts.filter(id__in=ranked).annotate(search_position=position)
+
+
+def published_tag_list() -> QuerySet[Tag]:
+    """Tags of at least one published post, with how many."""
+    published = Q(posts__status=Post.Status.PUBLISHED)
+    return (
+        Tag.objects.annotate(post_count=Count("posts", filter=published))
+        .filter(post_count__gt=0)
+        .order_by("name")
+    )
+
+
+def published_author_list() -> QuerySet:
+    """People with at least one published post: id and name only, never an e-mail address."""
+    from accounts.models import User
+
+    published = Q(posts__status=Post.Status.PUBLISHED)
+    return (
+        User.objects.annotate(post_count=Count("posts", filter=published))
+        .filter(post_count__gt=0)
+        .order_by("first_name", "last_name", "id")
     )

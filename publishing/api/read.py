@@ -1,7 +1,7 @@
 """Published posts for external sites: list (filters, cursor pages) and detail by slug."""
 
 from django.db.models import Count, Max, QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
@@ -24,7 +24,22 @@ class PostCursor(CursorPagination):
     ordering = ("-published_at", "-id")
 
 
+ORDERINGS = {
+    "-published_at": ("-published_at", "-id"),
+    "published_at": ("published_at", "id"),
+    "-updated_at": ("-updated_at", "-id"),
+}
+
+
 class PostFilterSerializer(StrictSerializer):
+    q = serializers.CharField(
+        required=False, max_length=300,
+        help_text="Search words: the web UI's hybrid search; results come best first.",
+    )  # fmt: skip
+    ordering = serializers.ChoiceField(
+        choices=list(ORDERINGS), required=False,
+        help_text="Sort order (not with q, whose results come best first).",
+    )  # fmt: skip
     tag = serializers.CharField(required=False, max_length=64)
     channel = serializers.ChoiceField(choices=Post.Channel.choices, required=False)
     author = serializers.IntegerField(required=False, min_value=1)
@@ -84,6 +99,14 @@ class PostListApi(ApiView):
             published_before=data.get("published_before"),
             updated_after=data.get("updated_after"),
         )
+        pages = PostCursor()
+        if data.get("ordering"):
+            pages.ordering = ORDERINGS[data["ordering"]]
+        if data.get("q", "").strip():
+            posts = selectors.published_post_search(
+                posts, data["q"], channel=data.get("channel", "")
+            )
+            pages.ordering = ("search_position", "id")
         # Any publication, edit or removal among the matching posts changes the newest update
         # time or the count; the query string names the page.
         stamp = posts.order_by().aggregate(newest=Max("updated_at"), count=Count("id"))
@@ -91,7 +114,6 @@ class PostListApi(ApiView):
         cached = not_modified(request, etag, stamp["newest"])
         if cached is not None:
             return cached
-        pages = PostCursor()
         page = pages.paginate_queryset(posts, request, view=self)
         names = data.get("fields")
         rows = PostOutputSerializer(page, many=True, context={"request": request}).data
@@ -116,3 +138,45 @@ class PostDetailApi(ApiView):
         post = selectors.published_post_list().get(id=stamp["id"])
         body = _only(PostOutputSerializer(post, context={"request": request}).data, names)
         return with_validators(Response(body), etag, stamp["updated_at"])
+
+
+class TagSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    post_count = serializers.IntegerField()
+
+
+class AuthorOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(source="get_full_name")
+    post_count = serializers.IntegerField()
+
+
+class _CountsApi(ApiView):
+    """A short list of all items with their published-post counts, with an ETag."""
+
+    serializer_class: type[serializers.Serializer]
+
+    def rows(self) -> QuerySet:
+        raise NotImplementedError
+
+    def get(self, request: Request) -> Response:
+        body = self.serializer_class(self.rows(), many=True).data
+        etag = make_etag(type(self).__name__, body)
+        cached = not_modified(request, etag, None)
+        return cached if cached is not None else with_validators(Response(body), etag, None)
+
+
+@extend_schema_view(get=extend_schema(responses={200: TagSerializer(many=True)}))
+class TagListApi(_CountsApi):
+    serializer_class = TagSerializer
+
+    def rows(self) -> QuerySet:
+        return selectors.published_tag_list()
+
+
+@extend_schema_view(get=extend_schema(responses={200: AuthorOutputSerializer(many=True)}))
+class AuthorListApi(_CountsApi):
+    serializer_class = AuthorOutputSerializer
+
+    def rows(self) -> QuerySet:
+        return selectors.published_author_list()

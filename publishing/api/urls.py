@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from publishing.api import read
+from publishing.api import drafts, read
 from publishing.api.errors import not_found
 
 app_name = "api"
@@ -18,6 +18,11 @@ def _open(view: type, **initkwargs: object):  # noqa: ANN202
 urlpatterns = [
     path("posts/", _open(read.PostListApi), name="post-list"),
     path("posts/<slug:slug>/", _open(read.PostDetailApi), name="post-detail"),
+    path("tags/", _open(read.TagListApi), name="tag-list"),
+    path("authors/", _open(read.AuthorListApi), name="author-list"),
+    path("drafts/", _open(drafts.DraftCreateApi), name="draft-list"),
+    path("drafts/<int:post_id>/", _open(drafts.DraftDetailApi), name="draft-detail"),
+    path("drafts/<int:post_id>/submit/", _open(drafts.DraftSubmitApi), name="draft-submit"),
     path("schema/", _open(SpectacularAPIView), name="schema"),
     path("docs/", _open(SpectacularSwaggerView, url_name="api:schema"), name="docs"),
     re_path(r"^.*$", login_not_required(not_found)),

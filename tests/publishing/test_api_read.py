@@ -190,3 +190,40 @@ def test_field_selection_returns_only_the_fields_asked_for(client, every_state):
     assert detail == {"excerpt": ""}
     response = client.get("/api/v1/posts/?fields=title,status")  # no such field: say so
     assert response.status_code == 400 and response.json()["errors"][0]["field"] == "fields"
+
+
+def test_search_finds_published_posts_only_best_first(client, author):
+    from posts.services.embedding import post_embed
+
+    waking = "Waking at 3 a.m. and the worry that comes with it."
+    sleep = _published(author, title="Night waking", slug="night-waking", body_markdown=waking)
+    bread = "Feeding a starter and baking bread at home."
+    _published(author, title="Sourdough", slug="sourdough", body_markdown=bread)
+    draft = "Waking at 3 a.m. again, in a draft."
+    hidden = make_post(author, title="Waking draft", slug="waking-draft", body_markdown=draft)
+    for post in (sleep, Post.objects.get(slug="sourdough"), hidden):
+        post_embed(post_id=post.id)
+    results = client.get("/api/v1/posts/?q=waking at night").json()["results"]
+    slugs = [p["slug"] for p in results]
+    assert slugs[0] == "night-waking" and "waking-draft" not in slugs
+
+
+def test_ordering_is_a_choice_of_stable_orders(client, author):
+    now = timezone.now()
+    _published(author, slug="older", published_at=now - timedelta(days=2))
+    _published(author, slug="newer", published_at=now)
+    oldest_first = client.get("/api/v1/posts/?ordering=published_at").json()["results"]
+    assert [p["slug"] for p in oldest_first] == ["older", "newer"]
+    assert client.get("/api/v1/posts/?ordering=title").status_code == 400
+
+
+def test_tags_and_authors_count_published_posts_and_never_show_an_email(client, author, editor):
+    _published(author, slug="a", tags=["sleep", "worry"])
+    make_post(editor, slug="draft-only", tags=["secret plans"])
+    tags = client.get("/api/v1/tags/").json()
+    assert tags == [{"name": "sleep", "post_count": 1}, {"name": "worry", "post_count": 1}]
+    authors = client.get("/api/v1/authors/")
+    assert authors.json() == [{"id": author.id, "name": author.get_full_name(), "post_count": 1}]
+    assert author.email.encode() not in authors.content
+    etag = authors.headers["ETag"]
+    assert client.get("/api/v1/authors/", HTTP_IF_NONE_MATCH=etag).status_code == 304

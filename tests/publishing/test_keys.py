@@ -73,3 +73,22 @@ def test_key_changes_land_in_the_audit_trail_without_the_secret(admin_user, auth
     events = list(AuditEvent.objects.filter(object_id=str(key.id)).order_by("seq"))
     assert [e.action for e in events] == ["api_key.created", "api_key.revoked"]
     assert all(secret not in str(e.detail) for e in events)
+
+
+def test_the_command_prints_the_secret_once_and_revokes_by_prefix(admin_user, author):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command(
+        "api_key", "create", "--for", author.email, "--scopes", "posts:read,drafts:write",
+        "--as", admin_user.email, stdout=out,
+    )  # fmt: skip
+    secret = out.getvalue().split()[-1]
+    key = api_key_authenticate(secret)
+    assert key.user == author and key.scopes == ["drafts:write", "posts:read"]
+    call_command("api_key", "revoke", key.prefix, "--as", admin_user.email, stdout=StringIO())
+    assert api_key_authenticate(secret) is None
+    with pytest.raises(CommandError, match="Only admins"):
+        call_command("api_key", "create", "--for", author.email, "--as", author.email)
