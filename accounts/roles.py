@@ -61,6 +61,9 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "accounts.add_user",
         "accounts.change_user",
         "auth.view_group",
+        # API keys: listed and created in the admin, revoked by an action (publishing.admin).
+        "publishing.view_apikey",
+        "publishing.add_apikey",
     ],
 }
 

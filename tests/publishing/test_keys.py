@@ -92,3 +92,27 @@ def test_the_command_prints_the_secret_once_and_revokes_by_prefix(admin_user, au
     assert api_key_authenticate(secret) is None
     with pytest.raises(CommandError, match="Only admins"):
         call_command("api_key", "create", "--for", author.email, "--as", author.email)
+
+
+def test_admins_create_and_revoke_keys_in_the_django_admin(client, admin_user, author):
+    from tests.accounts.test_roles import enrol_totp
+
+    enrol_totp(admin_user)
+    admin_user.refresh_from_db()
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/publishing/apikey/add/",
+        {"user": author.id, "scopes": ["posts:read"], "note": "site", "expires_at": ""},
+        follow=True,
+    )
+    assert response.status_code == 200
+    shown = [str(m) for m in response.context["messages"]]
+    secret = next(m.split()[-1] for m in shown if "shown only now" in m)
+    key = api_key_authenticate(secret)
+    assert key.user == author and key.created_by == admin_user
+    client.post(
+        "/admin/publishing/apikey/",
+        {"action": "revoke", "_selected_action": [key.id]},
+    )
+    assert api_key_authenticate(secret) is None
+    assert not author.has_perm("publishing.view_apikey")
