@@ -310,7 +310,12 @@ def _by_post(hits: list[selectors.SearchHit] | None) -> list[dict] | None:
 @can.allowed(can.can_draft_posts)
 def import_posts(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    valid = request.method == "POST" and form.is_valid()
+    clinical = valid and form.cleaned_data["channel"] == Post.Channel.CLINICAL
+    if clinical and not can.can_write_clinical_posts(request.user):
+        form.add_error("channel", "Only editors and compliance officers import clinical posts.")
+        valid = False
+    if valid:
         job = import_job_create(
             by=request.user, upload=form.cleaned_data["file"], channel=form.cleaned_data["channel"]
         )

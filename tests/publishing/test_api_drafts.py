@@ -96,3 +96,15 @@ def test_the_web_form_applies_the_same_clinical_rule(client, author):
     )
     assert response.status_code == 200 and "write clinical posts" in response.content.decode()
     assert not Post.objects.filter(title="Ward notes").exists()
+
+
+def test_imports_apply_the_same_clinical_rule(client, author):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from posts.models import ImportJob
+
+    client.force_login(author)
+    upload = SimpleUploadedFile("notes.md", b"# Ward notes\n\nText.", content_type="text/markdown")
+    response = client.post("/posts/import/", {"file": upload, "channel": "clinical"})
+    assert response.status_code == 200 and "import clinical posts" in response.content.decode()
+    assert not ImportJob.objects.exists()
