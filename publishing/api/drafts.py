@@ -13,7 +13,7 @@ from posts.models import Post
 from posts.services.editing import StaleEditError
 from publishing.api.auth import WriteDrafts
 from publishing.api.base import ApiView, StrictSerializer
-from publishing.api.errors import Conflict, PreconditionFailed, PreconditionRequired
+from publishing.api.errors import Conflict, PreconditionFailed, PreconditionRequired, documented
 from publishing.services import drafts
 
 
@@ -83,7 +83,10 @@ class _DraftsApi(ApiView):
 
 
 class DraftCreateApi(_DraftsApi):
-    @extend_schema(request=DraftInputSerializer, responses={201: DraftOutputSerializer})
+    @extend_schema(
+        request=DraftInputSerializer,
+        responses={201: DraftOutputSerializer, **documented(400, 401, 403, 413, 415, 429)},
+    )
     def post(self, request: Request) -> Response:
         """Create a draft as the key's owner; people review and publish it in BlogLLM."""
         post = drafts.api_draft_create(by=request.user, **_valid(DraftInputSerializer, request))
@@ -93,13 +96,16 @@ class DraftCreateApi(_DraftsApi):
 
 
 class DraftDetailApi(_DraftsApi):
-    @extend_schema(responses={200: DraftOutputSerializer})
+    @extend_schema(responses={200: DraftOutputSerializer, **documented(401, 403, 404, 429)})
     def get(self, request: Request, post_id: int) -> Response:
         return _answer(self._own(request, post_id))
 
     @extend_schema(
         request=DraftPatchSerializer,
-        responses={200: DraftOutputSerializer},
+        responses={
+            200: DraftOutputSerializer,
+            **documented(400, 401, 403, 404, 409, 412, 413, 415, 428, 429),
+        },
         parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=True)],
     )
     def patch(self, request: Request, post_id: int) -> Response:
@@ -122,7 +128,9 @@ class DraftDetailApi(_DraftsApi):
 
 
 class DraftSubmitApi(_DraftsApi):
-    @extend_schema(request=None, responses={200: DraftOutputSerializer})
+    @extend_schema(
+        request=None, responses={200: DraftOutputSerializer, **documented(401, 403, 404, 409, 429)}
+    )
     def post(self, request: Request, post_id: int) -> Response:
         """Send the draft to review. Approving and publishing are for people, in BlogLLM."""
         post = self._own(request, post_id)

@@ -96,3 +96,43 @@ def json_error(status_code: int, code: str, message: str) -> JsonResponse:
 def not_found(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
     """Any /api/ address that matches no endpoint."""
     return json_error(404, "not_found", "No such endpoint; see /api/v1/docs/.")
+
+
+# --- The shape in the OpenAPI schema -----------------------------------------------------------
+
+
+def _schema_responses() -> dict:
+    from drf_spectacular.utils import OpenApiResponse
+    from rest_framework import serializers
+
+    class ErrorItem(serializers.Serializer):
+        code = serializers.CharField()
+        message = serializers.CharField()
+        field = serializers.CharField(required=False)
+
+    class Errors(serializers.Serializer):
+        errors = ErrorItem(many=True)
+
+    def one(text: str) -> OpenApiResponse:
+        return OpenApiResponse(Errors, description=text)
+
+    return {
+        400: one("The input is invalid: see each error's field."),
+        401: one("No valid API key where one is needed (unknown, revoked or expired)."),
+        403: one("The key lacks the scope, or its owner the role, for this."),
+        404: one("Not found (or not published)."),
+        409: one("The post is not in a state that allows this."),
+        412: one("If-Match does not name the current version: read it again."),
+        413: one("The body is over the size limit."),
+        415: one("Only application/json is accepted."),
+        428: one("Send If-Match with the ETag you read."),
+        429: one("Too many requests: wait for Retry-After seconds."),
+    }
+
+
+ERROR_RESPONSES = _schema_responses()
+
+
+def documented(*codes: int) -> dict:
+    """The error responses to list for an endpoint (extend_schema(responses=…))."""
+    return {code: ERROR_RESPONSES[code] for code in codes}

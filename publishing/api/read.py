@@ -1,7 +1,7 @@
 """Published posts for external sites: list (filters, cursor pages) and detail by slug."""
 
 from django.db.models import Count, Max, QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
@@ -12,6 +12,7 @@ from posts.models import Post
 from publishing import selectors
 from publishing.api.base import ApiView, StrictSerializer
 from publishing.api.conditional import make_etag, not_modified, with_validators
+from publishing.api.errors import documented
 from publishing.api.serializers import PostOutputSerializer
 
 
@@ -29,6 +30,17 @@ ORDERINGS = {
     "published_at": ("published_at", "id"),
     "-updated_at": ("-updated_at", "-id"),
 }
+
+
+NOT_MODIFIED = OpenApiResponse(
+    description="Your copy (If-None-Match / If-Modified-Since) is current."
+)
+
+
+class PostPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = PostOutputSerializer(many=True)
 
 
 class PostFilterSerializer(StrictSerializer):
@@ -83,7 +95,9 @@ class FieldsSerializer(StrictSerializer):
 
 class PostListApi(ApiView):
     @extend_schema(
-        parameters=[PostFilterSerializer], responses={200: PostOutputSerializer(many=True)}
+        operation_id="posts_list",
+        parameters=[PostFilterSerializer],
+        responses={200: PostPageSerializer, 304: NOT_MODIFIED, **documented(400, 401, 403, 429)},
     )
     def get(self, request: Request) -> Response:
         """Published posts, newest first, 20 a page; follow `next` for the rest."""
@@ -122,7 +136,14 @@ class PostListApi(ApiView):
 
 
 class PostDetailApi(ApiView):
-    @extend_schema(parameters=[FieldsSerializer], responses={200: PostOutputSerializer})
+    @extend_schema(
+        parameters=[FieldsSerializer],
+        responses={
+            200: PostOutputSerializer,
+            304: NOT_MODIFIED,
+            **documented(400, 401, 403, 404, 429),
+        },
+    )
     def get(self, request: Request, slug: str) -> Response:
         query = FieldsSerializer(data=request.query_params.dict())
         if not query.is_valid():
@@ -166,7 +187,11 @@ class _CountsApi(ApiView):
         return cached if cached is not None else with_validators(Response(body), etag, None)
 
 
-@extend_schema_view(get=extend_schema(responses={200: TagSerializer(many=True)}))
+@extend_schema_view(
+    get=extend_schema(
+        responses={200: TagSerializer(many=True), 304: NOT_MODIFIED, **documented(401, 403, 429)}
+    )
+)
 class TagListApi(_CountsApi):
     serializer_class = TagSerializer
 
@@ -174,7 +199,15 @@ class TagListApi(_CountsApi):
         return selectors.published_tag_list()
 
 
-@extend_schema_view(get=extend_schema(responses={200: AuthorOutputSerializer(many=True)}))
+@extend_schema_view(
+    get=extend_schema(
+        responses={
+            200: AuthorOutputSerializer(many=True),
+            304: NOT_MODIFIED,
+            **documented(401, 403, 429),
+        }
+    )
+)
 class AuthorListApi(_CountsApi):
     serializer_class = AuthorOutputSerializer
 

@@ -227,3 +227,13 @@ def test_tags_and_authors_count_published_posts_and_never_show_an_email(client, 
     assert author.email.encode() not in authors.content
     etag = authors.headers["ETag"]
     assert client.get("/api/v1/authors/", HTTP_IF_NONE_MATCH=etag).status_code == 304
+
+
+def test_the_schema_documents_the_page_shape_and_every_error_an_endpoint_gives(client):
+    paths = client.get("/api/v1/schema/?format=json").json()["paths"]
+    listed = paths["/api/v1/posts/"]["get"]["responses"]
+    assert {"200", "304", "400", "401", "403", "429"} <= set(listed)
+    page = listed["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert page.endswith("/PostPage")  # next/previous/results, as the cursor pages answer
+    edit = paths["/api/v1/drafts/{post_id}/"]["patch"]["responses"]
+    assert {"200", "404", "409", "412", "413", "415", "428"} <= set(edit)
