@@ -17,6 +17,7 @@ from django.db.models import (
 from generation.models import GenerationRun
 from posts.models import Post, Tag
 from posts.selectors import chunk_search
+from posts.services.editing import normalise_tags
 
 SEARCH_LIMIT = 100  # posts a search returns, best first
 
@@ -46,8 +47,8 @@ def published_post_list(
             ),
         )
     )
-    if tag:
-        posts = posts.filter(tags__name=tag.strip().lower())
+    if tag:  # tag names are unique, so the join adds no duplicate rows
+        posts = posts.filter(tags__name__in=normalise_tags([tag]))
     if channel:
         posts = posts.filter(channel=channel)
     if author_id:
@@ -58,7 +59,7 @@ def published_post_list(
         posts = posts.filter(published_at__lt=published_before)
     if updated_after:
         posts = posts.filter(updated_at__gt=updated_after)
-    return posts.distinct() if tag else posts
+    return posts
 
 
 def published_post_stamp(*, slug: str) -> dict | None:

@@ -14,6 +14,7 @@ from posts.services.editing import StaleEditError
 from publishing.api.auth import WriteDrafts
 from publishing.api.base import ApiView, StrictSerializer
 from publishing.api.errors import Conflict, PreconditionFailed, PreconditionRequired, documented
+from publishing.api.serializers import TagNamesField
 from publishing.services import drafts
 
 
@@ -42,15 +43,12 @@ class DraftOutputSerializer(serializers.Serializer):
     title = serializers.CharField()
     body_markdown = serializers.CharField()
     excerpt = serializers.CharField()
-    tags = serializers.SerializerMethodField()
+    tags = TagNamesField()
     channel = serializers.CharField()
     status = serializers.CharField()
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
-
-    def get_tags(self, post: Post) -> list[str]:
-        return [tag.name for tag in post.tags.all()]
 
 
 def draft_etag(post: Post) -> str:

@@ -43,32 +43,6 @@ class PostPageSerializer(serializers.Serializer):
     results = PostOutputSerializer(many=True)
 
 
-class PostFilterSerializer(StrictSerializer):
-    q = serializers.CharField(
-        required=False, max_length=300,
-        help_text="Search words: the web UI's hybrid search; results come best first.",
-    )  # fmt: skip
-    ordering = serializers.ChoiceField(
-        choices=list(ORDERINGS), required=False,
-        help_text="Sort order (not with q, whose results come best first).",
-    )  # fmt: skip
-    tag = serializers.CharField(required=False, max_length=64)
-    channel = serializers.ChoiceField(choices=Post.Channel.choices, required=False)
-    author = serializers.IntegerField(required=False, min_value=1)
-    published_after = serializers.DateTimeField(required=False)
-    published_before = serializers.DateTimeField(required=False)
-    updated_after = serializers.DateTimeField(required=False)
-    cursor = serializers.CharField(required=False)
-    fields = serializers.CharField(
-        required=False, help_text="Comma-separated fields to return, e.g. title,slug,excerpt."
-    )
-
-    def validate_fields(self, value: str) -> list[str]:
-        return selected_fields(value)
-
-    page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
-
-
 def selected_fields(value: str) -> list[str]:
     names = [name.strip() for name in value.split(",") if name.strip()]
     unknown = sorted(set(names) - set(PostOutputSerializer().fields))
@@ -91,6 +65,25 @@ class FieldsSerializer(StrictSerializer):
 
     def validate_fields(self, value: str) -> list[str]:
         return selected_fields(value)
+
+
+class PostFilterSerializer(FieldsSerializer):
+    q = serializers.CharField(
+        required=False, max_length=300,
+        help_text="Search words: the web UI's hybrid search; results come best first.",
+    )  # fmt: skip
+    ordering = serializers.ChoiceField(
+        choices=list(ORDERINGS), required=False,
+        help_text="Sort order (not with q, whose results come best first).",
+    )  # fmt: skip
+    tag = serializers.CharField(required=False, max_length=64)
+    channel = serializers.ChoiceField(choices=Post.Channel.choices, required=False)
+    author = serializers.IntegerField(required=False, min_value=1)
+    published_after = serializers.DateTimeField(required=False)
+    published_before = serializers.DateTimeField(required=False)
+    updated_after = serializers.DateTimeField(required=False)
+    cursor = serializers.CharField(required=False)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
 
 
 class PostListApi(ApiView):

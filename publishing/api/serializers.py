@@ -8,6 +8,15 @@ from rest_framework import serializers
 from posts.models import Post
 
 
+class TagNamesField(serializers.ListField):
+    """A post's tags as their names (read from the prefetched `tags`)."""
+
+    child = serializers.CharField()
+
+    def to_representation(self, tags: object) -> list[str]:
+        return [tag.name for tag in tags.all()]
+
+
 class AuthorSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField(source="get_full_name")
@@ -42,7 +51,7 @@ class PostOutputSerializer(serializers.Serializer):
     body_markdown = serializers.CharField()
     body_html = serializers.CharField(help_text="Sanitised HTML: no scripts, styles or handlers.")
     channel = serializers.CharField()
-    tags = serializers.SerializerMethodField()
+    tags = TagNamesField()
     author = AuthorSerializer()
     published_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -50,9 +59,6 @@ class PostOutputSerializer(serializers.Serializer):
     reading_minutes = serializers.IntegerField()
     canonical_url = serializers.SerializerMethodField()
     provenance = serializers.SerializerMethodField()
-
-    def get_tags(self, post: Post) -> list[str]:
-        return [tag.name for tag in post.tags.all()]
 
     def get_canonical_url(self, post: Post) -> str:
         if settings.PUBLIC_POST_URL:
@@ -63,17 +69,14 @@ class PostOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(ProvenanceSerializer)
     def get_provenance(self, post: Post) -> dict:
-        runs = getattr(post, "draft_runs", None)
-        if runs is None:
-            runs = list(post.generation_runs.filter(kind="draft").order_by("-created_at")[:1])
-        run = runs[0] if runs else None
+        run = post.draft_runs[0] if post.draft_runs else None  # prefetched by the selector
         if run is None or post.source != Post.Source.AI_ASSISTED:
             return {"ai_assisted": post.source == Post.Source.AI_ASSISTED, "model": None,
                     "sources": [], "edit_distance": None, "clinical_grounding": None}  # fmt: skip
         version = run.model_version
         model = {
             "channel": run.channel,
-            "version": getattr(version, "number", None) if version else None,
+            "version": version.number if version else None,
             "base_model": run.base_model,
         }
         return {
