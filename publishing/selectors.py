@@ -33,20 +33,7 @@ def published_post_list(
 ) -> QuerySet[Post]:
     """Published posts with what their representation needs, in a constant number of queries.
     Drafts, reviews, approved-but-scheduled and archived posts never pass the status filter."""
-    posts = (
-        Post.objects.filter(status=Post.Status.PUBLISHED)
-        .select_related("author")
-        .prefetch_related(
-            "tags",
-            Prefetch(
-                "generation_runs",
-                queryset=GenerationRun.objects.filter(kind=GenerationRun.Kind.DRAFT)
-                .select_related("model_version")
-                .order_by("-created_at"),
-                to_attr="draft_runs",
-            ),
-        )
-    )
+    posts = _as_shown(Post.objects.filter(status=Post.Status.PUBLISHED))
     if tag:  # tag names are unique, so the join adds no duplicate rows
         posts = posts.filter(tags__name__in=normalise_tags([tag]))
     if channel:
@@ -60,6 +47,26 @@ def published_post_list(
     if updated_after:
         posts = posts.filter(updated_at__gt=updated_after)
     return posts
+
+
+def _as_shown(posts: QuerySet[Post]) -> QuerySet[Post]:
+    """With what PostOutputSerializer reads: author, tags and the draft runs behind provenance."""
+    return posts.select_related("author").prefetch_related(
+        "tags",
+        Prefetch(
+            "generation_runs",
+            queryset=GenerationRun.objects.filter(kind=GenerationRun.Kind.DRAFT)
+            .select_related("model_version")
+            .order_by("-created_at"),
+            to_attr="draft_runs",
+        ),
+    )
+
+
+def post_as_shown(*, post_id: int) -> Post | None:
+    """One post in any state, ready for PostOutputSerializer: a webhook describes the post as the
+    API showed it, also when it has just stopped being public."""
+    return _as_shown(Post.objects.filter(id=post_id)).first()
 
 
 def published_post_stamp(*, slug: str) -> dict | None:

@@ -240,6 +240,8 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "blogllm.tasks.heartbeat", "schedule": 30.0},
     # Scheduled posts go out within half a minute of their time.
     "publish-due-posts": {"task": "posts.tasks.publish_due_posts", "schedule": 20.0},
+    # Webhook deliveries whose retry is due (the first try goes out as soon as it is made).
+    "deliver-due-webhooks": {"task": "publishing.tasks.webhooks_deliver_due", "schedule": 5.0},
     # Runs whose worker died are queued again and resume from their last checkpoint.
     "recover-training-runs": {
         "task": "training.tasks.training_runs_recover",
@@ -297,6 +299,9 @@ API_RATE_PER_IP = env_int("BLOGLLM_API_RATE_PER_IP", 300, minimum=1)
 # Largest request body the API reads; bigger ones get 413.
 API_MAX_BODY_BYTES = env_int("BLOGLLM_API_MAX_BODY_BYTES", 1_000_000, minimum=1024)
 # The address of a post on the site that shows it, for canonical URLs ("{slug}" is replaced),
+# This site's own address (https://cms.example.com), for links made outside a request: the
+# canonical URLs in webhook payloads. Unset: such links are paths.
+SITE_URL = env_str("BLOGLLM_SITE_URL", "").rstrip("/")
 # e.g. https://blog.example.com/{slug}/. Unset: the post's address in this API.
 PUBLIC_POST_URL = env_str("BLOGLLM_PUBLIC_POST_URL", "")
 if PUBLIC_POST_URL and "{slug}" not in PUBLIC_POST_URL:
@@ -304,6 +309,8 @@ if PUBLIC_POST_URL and "{slug}" not in PUBLIC_POST_URL:
 # Webhook endpoints that resolve to loopback, link-local or private addresses are refused
 # (server-side request forgery) unless they are listed here: "loopback", "private".
 WEBHOOK_ALLOW_NETWORKS = env_list("BLOGLLM_WEBHOOK_ALLOW_NETWORKS", [])
+if set(WEBHOOK_ALLOW_NETWORKS) - {"loopback", "private"}:
+    raise ImproperlyConfigured('BLOGLLM_WEBHOOK_ALLOW_NETWORKS lists "loopback" and/or "private".')
 WEBHOOK_TIMEOUT_S = env_int("BLOGLLM_WEBHOOK_TIMEOUT_S", 10, minimum=1)
 
 REST_FRAMEWORK = {

@@ -11,12 +11,13 @@ from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from accounts import permissions as can
 from accounts.models import User
 from posts.models import Post, Transition
-from posts.signals import post_published
+from posts.signals import post_published, post_withdrawn
 
 S = Post.Status
 logger = logging.getLogger(__name__)
@@ -114,6 +115,8 @@ def post_back_to_draft(*, post: Post, by: User, reason: str) -> Post:
 
 
 def _to_draft(post: Post, *, by: User, action: str, comment: str) -> Post:
+    if post.status == S.PUBLISHED:
+        transaction.on_commit(lambda: _announce(post_withdrawn, post_id=post.id, how="unpublished"))
     _move(post, S.DRAFT, by=by, action=action, comment=comment.strip())
     post.editor_approved_by = post.clinical_approved_by = None
     post.scheduled_at = None
@@ -161,14 +164,17 @@ def post_publish(*, post: Post, by: User | None) -> Post:
     if by is not None:
         _require_editor(by, "publish")
     _move(post, S.PUBLISHED, by=by, action="publish" if by else "scheduled_publish")
+    republished = post.published_at is not None
     post.published_at = timezone.now()
     post.scheduled_at = None
     post.save(update_fields=["status", "published_at", "scheduled_at", "updated_at"])
     from posts.tasks import post_embed_task
 
     transaction.on_commit(lambda: post_embed_task.delay(post_id=post.id))
-    # Whoever cares (generation's feedback) hears of it once the publication has committed.
-    transaction.on_commit(lambda: _announce_published(post.id))
+    # Whoever cares (generation's feedback, webhooks) hears of it once it has committed.
+    transaction.on_commit(
+        lambda: _announce(post_published, post_id=post.id, republished=republished)
+    )
     return post
 
 
@@ -178,14 +184,15 @@ def post_archive(*, post: Post, by: User, comment: str = "") -> Post:
     _require_editor(by, "archive")
     _move(post, S.ARCHIVED, by=by, action="archive", comment=comment)
     post.save(update_fields=["status", "updated_at"])
+    transaction.on_commit(lambda: _announce(post_withdrawn, post_id=post.id, how="archived"))
     return post
 
 
-def _announce_published(post_id: int) -> None:
-    """Tell the listeners; the post is published whatever they do, so a failing one is logged."""
-    for receiver, result in post_published.send_robust(sender=Post, post_id=post_id):
+def _announce(signal: Signal, *, post_id: int, **kwargs: object) -> None:
+    """Tell the listeners; the change stands whatever they do, so a failing one is logged."""
+    for receiver, result in signal.send_robust(sender=Post, post_id=post_id, **kwargs):
         if isinstance(result, Exception):
-            logger.error("After publishing post %s, %r failed", post_id, receiver, exc_info=result)
+            logger.error("After changing post %s, %r failed", post_id, receiver, exc_info=result)
 
 
 def publish_due_posts(now: datetime | None = None) -> list[int]:

@@ -65,7 +65,7 @@ class PostOutputSerializer(serializers.Serializer):
             return settings.PUBLIC_POST_URL.replace("{slug}", post.slug)
         path = reverse("api:post-detail", kwargs={"slug": post.slug})
         request = self.context.get("request")
-        return request.build_absolute_uri(path) if request else path
+        return request.build_absolute_uri(path) if request else settings.SITE_URL + path
 
     @extend_schema_field(ProvenanceSerializer)
     def get_provenance(self, post: Post) -> dict:
