@@ -32,6 +32,7 @@ NAV_ITEMS = [
     NavItem("Clinical notes", "compliance:queue", allowed=can.can_handle_clinical_notes),
     NavItem("Audit trail", "audit:list", allowed=can.can_view_audit_trail),
     NavItem("Users & roles", "admin:accounts_user_changelist", allowed=can.can_manage_users),
+    NavItem("API & webhooks", "publishing:webhooks", allowed=can.can_manage_users),
     NavItem("Admin", "admin:index", staff_only=True),
     NavItem("Security", "mfa_index"),
 ]

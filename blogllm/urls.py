@@ -21,6 +21,7 @@ urlpatterns = [
     path("compliance/", include("compliance.urls", namespace="compliance")),
     path("training/", include("training.urls", namespace="training")),
     path("generate/", include("generation.urls", namespace="generation")),
+    path("publishing/", include("publishing.urls", namespace="publishing")),
     path("api/v1/", include("publishing.api.urls", namespace="api")),
     re_path(r"^api/", login_not_required(api_not_found)),  # other versions, typos: JSON 404
     path("accounts/", include("allauth.urls")),

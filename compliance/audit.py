@@ -65,7 +65,7 @@ class Action(StrEnum):
     API_KEY_REVOKED = "api_key.revoked"
     WEBHOOK_CREATED = "webhook.created"
     WEBHOOK_CHANGED = "webhook.changed"
-    WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated"
+    WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated"  # noqa: S105 (an action name)
     WEBHOOK_DISABLED = "webhook.disabled"
     WEBHOOK_DELETED = "webhook.deleted"
     WEBHOOK_REDELIVERED = "webhook.redelivered"

@@ -1,13 +1,16 @@
 """API keys in the Django admin: list, create (the secret is shown once) and revoke, all
-through publishing.services.keys, so the admin audits exactly as the command does."""
+through publishing.services.keys, so the admin audits exactly as the command does. Webhook
+endpoints and deliveries are listed read-only; they are managed on their own pages."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
-from publishing.models import ApiKey
+from publishing.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from publishing.services.keys import api_key_create, api_key_revoke
 
 
@@ -70,3 +73,39 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
         return False  # revocation keeps the row
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """Webhooks are changed on their own pages (publishing/views.py), through the services that
+    check addresses and audit; the admin shows them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(_ReadOnly):
+    list_display = ["url", "events", "is_active", "disabled_reason", "created_at", "manage"]
+    list_filter = ["is_active"]
+    search_fields = ["url", "description"]
+    exclude = ["secret_encrypted", "previous_secret_encrypted"]
+
+    @admin.display(description="Manage")
+    def manage(self, endpoint: WebhookEndpoint) -> str:
+        url = reverse("publishing:webhook", kwargs={"endpoint_id": endpoint.id})
+        return format_html('<a href="{}">settings and delivery log</a>', url)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(_ReadOnly):
+    list_display = ["message_id", "endpoint", "event", "status", "attempts", "last_status_code",
+                    "last_duration_ms", "next_attempt_at", "created_at"]  # fmt: skip
+    list_filter = ["status", "event"]
+    search_fields = ["message_id", "endpoint__url"]
+    list_select_related = ["endpoint"]

@@ -97,7 +97,13 @@ def test_each_role_sees_its_navigation(client, author, editor, officer, admin_us
         "Dashboard", "Posts", "Write with AI", "Search", "Training", "Clinical notes",
         "Audit trail", "Admin", "Security",
     ]  # fmt: skip
-    assert nav_labels(client, admin_user) == ["Dashboard", "Users & roles", "Admin", "Security"]
+    assert nav_labels(client, admin_user) == [
+        "Dashboard",
+        "Users & roles",
+        "API & webhooks",
+        "Admin",
+        "Security",
+    ]
 
 
 def test_the_dashboard_lists_what_the_role_allows(client, author, officer) -> None:  # noqa: ANN001
