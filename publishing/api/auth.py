@@ -37,6 +37,12 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
     target_class = ApiKeyAuthentication
     name = "apiKey"
 
+    def get_security_requirement(self, auto_schema: object) -> list[dict]:
+        # Reading may be open to all (BLOGLLM_API_PUBLIC): then the key is optional ({}).
+        permissions_ = auto_schema.view.get_permissions()  # type: ignore[attr-defined]
+        optional = settings.API_PUBLIC and any(isinstance(p, ReadPosts) for p in permissions_)
+        return [{self.name: []}, {}] if optional else [{self.name: []}]
+
     def get_security_definition(self, auto_schema: object) -> dict:
         return {
             "type": "http",

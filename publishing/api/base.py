@@ -17,6 +17,15 @@ class ApiView(APIView):
         super().initial(request, *args, **kwargs)
 
 
+class TextField(serializers.CharField):
+    """A JSON string: a number or a boolean is refused, not turned into text."""
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class StrictSerializer(serializers.Serializer):
     """Unknown fields are an error: a typo (`titel`) must not be silently ignored."""
 

@@ -12,29 +12,27 @@ from rest_framework.response import Response
 from posts.models import Post
 from posts.services.editing import StaleEditError
 from publishing.api.auth import WriteDrafts
-from publishing.api.base import ApiView, StrictSerializer
+from publishing.api.base import ApiView, StrictSerializer, TextField
 from publishing.api.errors import Conflict, PreconditionFailed, PreconditionRequired, documented
 from publishing.api.serializers import TagNamesField
 from publishing.services import drafts
 
 
 class DraftInputSerializer(StrictSerializer):
-    title = serializers.CharField(max_length=300)
-    body_markdown = serializers.CharField(allow_blank=True, required=False, default="")
-    excerpt = serializers.CharField(allow_blank=True, required=False, default="")
+    title = TextField(max_length=300)
+    body_markdown = TextField(allow_blank=True, required=False, default="")
+    excerpt = TextField(allow_blank=True, required=False, default="")
     tags = serializers.ListField(
-        child=serializers.CharField(max_length=64), max_length=20, required=False, default=list
+        child=TextField(max_length=64), max_length=20, required=False, default=list
     )
     channel = serializers.ChoiceField(choices=Post.Channel.choices, default=Post.Channel.GENERAL)
 
 
 class DraftPatchSerializer(StrictSerializer):
-    title = serializers.CharField(max_length=300, required=False)
-    body_markdown = serializers.CharField(allow_blank=True, required=False)
-    excerpt = serializers.CharField(allow_blank=True, required=False)
-    tags = serializers.ListField(
-        child=serializers.CharField(max_length=64), max_length=20, required=False
-    )
+    title = TextField(max_length=300, required=False)
+    body_markdown = TextField(allow_blank=True, required=False)
+    excerpt = TextField(allow_blank=True, required=False)
+    tags = serializers.ListField(child=TextField(max_length=64), max_length=20, required=False)
 
 
 class DraftOutputSerializer(serializers.Serializer):

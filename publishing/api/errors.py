@@ -11,6 +11,7 @@ import logging
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -93,6 +94,7 @@ def json_error(status_code: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"errors": [error(code, message)]}, status=status_code)
 
 
+@csrf_exempt  # a POST to a wrong address is a 404, not a CSRF page
 def not_found(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
     """Any /api/ address that matches no endpoint."""
     return json_error(404, "not_found", "No such endpoint; see /api/v1/docs/.")
@@ -136,3 +138,16 @@ ERROR_RESPONSES = _schema_responses()
 def documented(*codes: int) -> dict:
     """The error responses to list for an endpoint (extend_schema(responses=…))."""
     return {code: ERROR_RESPONSES[code] for code in codes}
+
+
+def strict_request_bodies(result: dict, generator: object, request: object, public: bool) -> dict:
+    """drf-spectacular hook: every request body here comes from a StrictSerializer, which
+    rejects unknown fields, so the schema says so (additionalProperties: false)."""
+    components = result.get("components", {}).get("schemas", {})
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                ref = media.get("schema", {}).get("$ref", "")
+                if ref.startswith("#/components/schemas/"):
+                    components[ref.rsplit("/", 1)[1]]["additionalProperties"] = False
+    return result

@@ -1,7 +1,13 @@
 """Published posts for external sites: list (filters, cursor pages) and detail by slug."""
 
 from django.db.models import Count, Max, QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
@@ -12,7 +18,7 @@ from posts.models import Post
 from publishing import selectors
 from publishing.api.base import ApiView, StrictSerializer
 from publishing.api.conditional import make_etag, not_modified, with_validators
-from publishing.api.errors import documented
+from publishing.api.errors import ERROR_RESPONSES, documented
 from publishing.api.serializers import PostOutputSerializer
 
 
@@ -37,10 +43,21 @@ NOT_MODIFIED = OpenApiResponse(
 )
 
 
+@extend_schema_serializer(component_name="Post")
+class SelectedPostSerializer(PostOutputSerializer):
+    """A published post: every field, or only those that `fields` names."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        # Only the schema uses this class: no field is required, the read-only ones included.
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = field.read_only = False
+
+
 class PostPageSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
-    results = PostOutputSerializer(many=True)
+    results = SelectedPostSerializer(many=True)
 
 
 def selected_fields(value: str) -> list[str]:
@@ -67,6 +84,15 @@ class FieldsSerializer(StrictSerializer):
         return selected_fields(value)
 
 
+# `fields=title,slug`: one comma-separated value (explode: false), each a field of the post.
+FIELDS_PARAMETER = OpenApiParameter(
+    "fields",
+    {"type": "array", "items": {"enum": list(PostOutputSerializer().fields)}, "minItems": 1},
+    explode=False,
+    description="The fields to return, comma-separated, e.g. title,slug,excerpt.",
+)
+
+
 class PostFilterSerializer(FieldsSerializer):
     q = serializers.CharField(
         required=False, max_length=300,
@@ -89,8 +115,15 @@ class PostFilterSerializer(FieldsSerializer):
 class PostListApi(ApiView):
     @extend_schema(
         operation_id="posts_list",
-        parameters=[PostFilterSerializer],
-        responses={200: PostPageSerializer, 304: NOT_MODIFIED, **documented(400, 401, 403, 429)},
+        parameters=[PostFilterSerializer, FIELDS_PARAMETER],
+        responses={
+            200: PostPageSerializer,
+            304: NOT_MODIFIED,
+            **documented(400, 401, 403, 429),
+            404: OpenApiResponse(
+                ERROR_RESPONSES[404].response, description="No such page: a cursor we did not give."
+            ),
+        },
     )
     def get(self, request: Request) -> Response:
         """Published posts, newest first, 20 a page; follow `next` for the rest."""
@@ -130,9 +163,9 @@ class PostListApi(ApiView):
 
 class PostDetailApi(ApiView):
     @extend_schema(
-        parameters=[FieldsSerializer],
+        parameters=[FieldsSerializer, FIELDS_PARAMETER],
         responses={
-            200: PostOutputSerializer,
+            200: SelectedPostSerializer,
             304: NOT_MODIFIED,
             **documented(400, 401, 403, 404, 429),
         },

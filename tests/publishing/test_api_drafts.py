@@ -1,6 +1,7 @@
 """Drafts through the API: scope, ownership, If-Match, submit, and the clinical refusals."""
 
 import pytest
+from django.test import Client
 
 from posts.models import Post
 from publishing.services.keys import api_key_create
@@ -108,3 +109,14 @@ def test_imports_apply_the_same_clinical_rule(client, author):
     response = client.post("/posts/import/", {"file": upload, "channel": "clinical"})
     assert response.status_code == 200 and "import clinical posts" in response.content.decode()
     assert not ImportJob.objects.exists()
+
+
+def test_numbers_are_not_text_and_wrong_addresses_answer_in_json(client, admin_user, author):
+    headers = _key(admin_user, author)
+    refused = _send(client, headers, title="Tags", tags=[0])
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["field"] == "tags.0"
+    assert _send(client, headers, title=12).json()["errors"][0]["field"] == "title"
+    # A POST to no endpoint is a JSON 404, not Django's CSRF page.
+    missing = Client(enforce_csrf_checks=True).post("/api/v1/drafts/nope/submit/", **headers)
+    assert missing.status_code == 404 and missing.json()["errors"][0]["code"] == "not_found"
