@@ -26,7 +26,7 @@ from posts.models import ImportJob, Post, Revision
 from posts.services import workflow
 from posts.services.editing import StaleEditError, post_create, post_update
 from posts.services.importing import import_job_create
-from posts.services.rendering import render_markdown
+from posts.services.rendering import count_words, render_markdown
 
 readers_only = can.allowed(can.can_read_posts, "Your role does not include posts.")
 
@@ -190,8 +190,8 @@ def post_autosave(request: HttpRequest, post_id: int) -> HttpResponse:
 def post_preview(request: HttpRequest) -> HttpResponse:
     """htmx: the live preview with word count and reading time, rendered and sanitised here."""
     html = render_markdown(request.POST.get("body_markdown", ""))
-    preview = Post(body_html=html)
-    context = {"html": html, "words": preview.word_count, "minutes": preview.reading_minutes}
+    words = count_words(html)
+    context = {"html": html, "words": words, "minutes": Post(word_count=words).reading_minutes}
     return render(request, "posts/partials/preview.html", context)
 
 

@@ -51,6 +51,8 @@ def published_post_list(
 
 def _as_shown(posts: QuerySet[Post]) -> QuerySet[Post]:
     """With what PostOutputSerializer reads: author, tags and the draft runs behind provenance."""
+    # The corpus fingerprints and import findings are never shown: not worth reading.
+    posts = posts.defer("minhash", "cleaning_changes", "contact_findings")
     return posts.select_related("author").prefetch_related(
         "tags",
         Prefetch(

@@ -12,7 +12,7 @@ from accounts import permissions as can
 from accounts.models import User
 from posts import corpus
 from posts.models import Post, Revision, Tag
-from posts.services.rendering import render_markdown
+from posts.services.rendering import count_words, render_markdown
 
 # Autosaves by the same person within this window update their latest revision in place, so
 # typing for an hour leaves a handful of revisions, not hundreds.
@@ -61,6 +61,7 @@ def apply_content(post: Post) -> None:
     # Browsers send textarea text with CRLF line endings; store one kind.
     post.body_markdown = post.body_markdown.replace("\r\n", "\n").replace("\r", "\n")
     post.body_html = render_markdown(post.body_markdown)
+    post.word_count = count_words(post.body_html)
     post.content_hash = corpus.content_hash(post.body_markdown)
     post.minhash = list(corpus.MinHasher().signature(post.body_markdown))
 
@@ -147,8 +148,8 @@ def post_update(
     apply_content(post)
     post.save(
         update_fields=[
-            "title", "body_markdown", "excerpt", "slug", "version", "body_html", "content_hash",
-            "minhash", "updated_at",
+            "title", "body_markdown", "excerpt", "slug", "version", "body_html", "word_count",
+            "content_hash", "minhash", "updated_at",
         ]
     )  # fmt: skip
     set_tags(post, tag_names)

@@ -149,7 +149,7 @@ class PostListApi(ApiView):
             pages.ordering = ("search_position", "id")
         # Any publication, edit or removal among the matching posts changes the newest update
         # time or the count; the query string names the page.
-        stamp = posts.order_by().aggregate(newest=Max("updated_at"), count=Count("id"))
+        stamp = posts.order_by().aggregate(newest=Max("updated_at"), count=Count("*"))
         etag = make_etag("posts", request.get_full_path(), stamp["newest"], stamp["count"])
         cached = not_modified(request, etag, stamp["newest"])
         if cached is not None:
