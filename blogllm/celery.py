@@ -20,6 +20,39 @@ app.autodiscover_tasks(
 )
 
 
+@signals.setup_logging.connect
+def _use_django_logging(**kwargs: object) -> None:
+    """Workers log through the project's LOGGING (JSON lines with the request id in production)
+    rather than Celery's own handlers."""
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+
+
+@signals.before_task_publish.connect
+def _carry_request_context(headers: dict, **kwargs: object) -> None:
+    from blogllm import context
+
+    context.task_headers_add(headers)
+
+
+@signals.task_prerun.connect
+def _bind_request_context(task_id: str, task: object, **kwargs: object) -> None:
+    from blogllm import context
+
+    carried = getattr(task.request, context.HEADER, None)
+    context.task_context_bind(task_id=task_id, task_name=task.name, carried=carried)
+
+
+@signals.task_postrun.connect
+def _clear_request_context(**kwargs: object) -> None:
+    from blogllm import context
+
+    context.clear()
+
+
 @signals.worker_init.connect
 def _check_services(**kwargs: object) -> None:
     from blogllm import checks

@@ -197,7 +197,8 @@ def celery_worker_session(django_db_setup, django_db_blocker):  # noqa: ANN001, 
                 "INFO",
             ],
             cwd=ROOT,
-            env=subprocess_env(BLOGLLM_DATABASE_NAME=database_name),
+            # JSON lines, as in production: tests read the request context off them.
+            env=subprocess_env(BLOGLLM_DATABASE_NAME=database_name, BLOGLLM_LOG_FORMAT="json"),
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
