@@ -28,7 +28,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=blogllm.settings.production \
     BLOGLLM_DATA_DIR=/data \
-    BLOGLLM_LOG_FORMAT=json
+    BLOGLLM_LOG_FORMAT=json \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
 
 RUN groupadd --gid 10001 blogllm \
     && useradd --uid 10001 --gid blogllm --create-home --home-dir /home/blogllm \
@@ -62,4 +63,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
 
 # Web by default: check the data dir, Redis and the database (one sentence and exit 1 on failure),
 # then serve. Migrations are applied by a separate one-off command (compose `migrate`, Cloud Run job).
-CMD ["sh", "-c", "python -m blogllm.preflight && exec gunicorn blogllm.wsgi --bind 0.0.0.0:${PORT:-8000} --worker-class gthread --workers 2 --threads 8 --access-logfile - --timeout 120 --no-control-socket"]
+# Workers and threads: blogllm/gunicorn_conf.py, the same as `make run`.
+CMD ["sh", "-c", "python -m blogllm.preflight && exec gunicorn blogllm.wsgi --config python:blogllm.gunicorn_conf --bind 0.0.0.0:${PORT:-8000}"]

@@ -93,8 +93,7 @@ def start_gunicorn(port: int) -> subprocess.Popen:
     from blogllm.run import _commands
 
     command = _commands(HOST, port, os.environ["BLOGLLM_DATA_DIR"], concurrency=1)["web"]
-    command.remove("--access-logfile")
-    command.remove("-")
+    command += ["--access-logfile", "/dev/null"]
     env = {**os.environ, "BLOGLLM_API_RATE_PER_IP": "10000000", "BLOGLLM_API_PUBLIC": "1"}
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 60

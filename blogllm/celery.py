@@ -8,6 +8,7 @@ with one sentence naming the setting when either is unreachable.
 import logging
 import os
 import threading
+import time
 
 from celery import Celery, signals
 
@@ -38,19 +39,56 @@ def _carry_request_context(headers: dict, **kwargs: object) -> None:
     context.task_headers_add(headers)
 
 
+_started: dict[str, float] = {}  # task id → perf_counter at its start, for its duration metric
+
+
 @signals.task_prerun.connect
 def _bind_request_context(task_id: str, task: object, **kwargs: object) -> None:
-    from blogllm import context
+    from blogllm import context, metrics
 
     carried = getattr(task.request, context.HEADER, None)
     context.task_context_bind(task_id=task_id, task_name=task.name, carried=carried)
+    _started[task_id] = time.perf_counter()
+    queue = (task.request.delivery_info or {}).get("routing_key")
+    if queue:
+        metrics.worker_seen(queue)
 
 
 @signals.task_postrun.connect
-def _clear_request_context(**kwargs: object) -> None:
-    from blogllm import context
+def _clear_request_context(task_id: str, task: object, **kwargs: object) -> None:
+    from blogllm import context, metrics
 
+    started = _started.pop(task_id, None)
+    if started is not None:
+        metrics.task_observe(task=task.name, seconds=time.perf_counter() - started)
     context.clear()
+
+
+@signals.task_failure.connect
+def _count_failure(sender: object, **kwargs: object) -> None:
+    from blogllm import metrics
+
+    metrics.TASK_FAILURES.labels(sender.name).inc()
+
+
+@signals.task_retry.connect
+def _count_retry(sender: object, **kwargs: object) -> None:
+    from blogllm import metrics
+
+    metrics.TASK_RETRIES.labels(sender.name).inc()
+
+
+@signals.worker_init.connect
+def _serve_metrics(**kwargs: object) -> None:
+    """Before the pool forks: fresh multiprocess files, and with BLOGLLM_WORKER_METRICS_PORT set,
+    the worker's task, generation and de-identification events served for Prometheus."""
+    from django.conf import settings
+
+    from blogllm import metrics
+
+    metrics.multiprocess_dir_reset()
+    if settings.WORKER_METRICS_PORT:
+        metrics.worker_metrics_serve(settings.WORKER_METRICS_PORT)
 
 
 @signals.worker_init.connect

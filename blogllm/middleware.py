@@ -15,10 +15,11 @@ logger = logging.getLogger(__name__)
 
 
 class HealthProbeMiddleware:
-    """Answer /healthz and /readyz before host validation, HTTPS redirects and login.
+    """Answer /healthz, /readyz and /metrics before host validation, HTTPS redirects and login.
 
-    Platform probes (Cloud Run, Kubernetes, Docker) call the container by its IP, with a Host
-    header that is not in ALLOWED_HOSTS, over plain HTTP and without a session.
+    Platform probes (Cloud Run, Kubernetes, Docker) and Prometheus call the container by its IP,
+    with a Host header that is not in ALLOWED_HOSTS, over plain HTTP and without a session.
+    /metrics checks its own token or address (blogllm.views.metrics_refusal).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -27,8 +28,22 @@ class HealthProbeMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         from blogllm import views
 
-        probe = {"/healthz": views.healthz, "/readyz": views.readyz}.get(request.path_info)
+        probes = {"/healthz": views.healthz, "/readyz": views.readyz, "/metrics": views.metrics}
+        probe = probes.get(request.path_info)
         return probe(request) if probe is not None else self.get_response(request)
+
+
+class SecurityHeadersMiddleware:
+    """The header Django's SecurityMiddleware does not set: Permissions-Policy (features no page
+    uses are off). The Content-Security-Policy is django-csp's (CONTENT_SECURITY_POLICY)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        return response
 
 
 class ServiceUnavailableMiddleware:

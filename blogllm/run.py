@@ -31,24 +31,16 @@ def _port_free(host: str, port: int) -> bool:
 def _commands(host: str, port: int, data_dir: str, concurrency: int) -> dict[str, list[str]]:
     python = sys.executable
     return {
+        # Workers, threads, timeouts: blogllm/gunicorn_conf.py, shared with the container image.
         "web": [
             python,
             "-m",
             "gunicorn",
             "blogllm.wsgi",
+            "--config",
+            "python:blogllm.gunicorn_conf",
             "--bind",
             f"{host}:{port}",
-            "--worker-class",
-            "gthread",
-            "--workers",
-            "2",
-            "--threads",
-            "8",
-            "--access-logfile",
-            "-",
-            "--timeout",
-            "120",
-            "--no-control-socket",
         ],
         "worker": [
             python,
@@ -126,6 +118,8 @@ def main() -> None:
     # them in order instead of all of them racing to exit.
     # The worker loads the base model as it starts: the first draft then streams at once.
     os.environ.setdefault("BLOGLLM_WARM_RUNTIME", "1")
+    # Web and worker count /metrics' events in one folder, so the web's /metrics shows both.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(settings.DATA_DIR / "metrics"))
     commands = _commands(host, port, str(settings.DATA_DIR), concurrency)
     children = {
         name: subprocess.Popen(command, start_new_session=True)

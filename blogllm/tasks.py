@@ -1,4 +1,4 @@
-"""Project-level tasks: a round-trip probe and the beat heartbeat."""
+"""Project-level tasks: a round-trip probe, the beat heartbeat and the GPU queue's heartbeat."""
 
 import socket
 
@@ -23,3 +23,9 @@ def ping(payload: dict) -> dict:
 def heartbeat() -> None:
     """Beat sends this every 30 seconds; the dashboard shows when beat was last heard from."""
     cache.set(HEARTBEAT_KEY, timezone.now().isoformat(), timeout=None)
+
+
+@shared_task(name="blogllm.tasks.worker_heartbeat", ignore_result=True)
+def worker_heartbeat() -> None:
+    """Beat sends this to the gpu queue every minute (expiring unread, so a busy worker is not
+    flooded): starting it is the sign of life /metrics reports (blogllm.metrics)."""

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", views.metrics, name="metrics"),
     path("posts/", include("posts.urls")),
     # Before compliance/: the more specific prefix must match first.
     path("compliance/audit/", include("compliance.audit_urls")),

@@ -315,6 +315,26 @@ def audit_verify(*, batch_size: int = 5000) -> AuditVerification:
     return AuditVerification(True, checked, last_hash=prev_hash)
 
 
+def audit_verify_record(*, batch_size: int = 5000) -> AuditVerification:
+    """Verify the chain and keep the outcome where /metrics reads it (its age and whether it
+    held: the alert rules page someone when either goes wrong). Beat runs this hourly."""
+    import time
+
+    from django.core.cache import cache
+
+    from blogllm.metrics import AUDIT_VERIFY_KEY
+
+    result = audit_verify(batch_size=batch_size)
+    verdict = {"at": time.time(), "ok": result.ok, "checked": result.checked}
+    cache.set(AUDIT_VERIFY_KEY, verdict, timeout=None)
+    if not result.ok:
+        logger.error(
+            "Audit trail broken at event %s: %s", result.first_broken_seq, result.reason,
+            extra={"checked": result.checked},
+        )  # fmt: skip
+    return result
+
+
 # --- Exporting -----------------------------------------------------------------------------------
 
 

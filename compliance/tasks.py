@@ -30,3 +30,10 @@ def note_batch_run_task(note_batch_id: int) -> dict:
 
     batch = note_batch_run(batch=NoteBatch.objects.get(id=note_batch_id))
     return {"status": batch.status, "created": batch.created, "failed": batch.failed}
+
+
+@shared_task(name="compliance.tasks.audit_verify", ignore_result=True)
+def audit_verify_task() -> None:
+    from compliance.audit import audit_verify_record
+
+    audit_verify_record()

@@ -1,13 +1,15 @@
 """PostgreSQL backend that starts the embedded server on first connection.
 
 Used only when DATABASE_URL is unset. Starting lazily, at connect time rather than at settings
-import, keeps `manage.py help`, `ruff` and the like from booting a database they never use.
+import, keeps `manage.py help`, `ruff` and the like from booting a database they never use. It
+is django-prometheus's PostgreSQL backend (connections, queries and errors counted for /metrics),
+as DATABASE_URL's is.
 """
 
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db.backends.postgresql import base
+from django_prometheus.db.backends.postgresql import base
 
 from blogllm import pgembed
 

@@ -3,10 +3,12 @@ only deltas. Development works with no variables set; production.py refuses the 
 The full list of variables, with examples, is in .env.example.
 """
 
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
 from cryptography.fernet import Fernet
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -34,6 +36,8 @@ if DATABASE_URL:
         raise ImproperlyConfigured(
             "DATABASE_URL must point at PostgreSQL with pgvector (postgres://user:pass@host/db)."
         )
+    # The same backend, counting connections, queries and errors for /metrics.
+    _database["ENGINE"] = "django_prometheus.db.backends.postgresql"
 else:
     _database = {
         "ENGINE": "blogllm.db",
@@ -131,6 +135,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "django_htmx",
+    "django_prometheus",
+    "csp",
     "accounts",
     "posts",
     "compliance",
@@ -145,8 +151,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every later middleware's and view's log lines carry the request id.
     "blogllm.context.RequestIdMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "blogllm.middleware.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "blogllm.middleware.SecurityHeadersMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -158,8 +167,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "blogllm.middleware.ServiceUnavailableMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    # Last: it needs the user, messages and request.htmx.
+    # It needs the user, messages and request.htmx.
     "accounts.middleware.RequireMFAMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "blogllm.urls"
@@ -174,6 +184,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "csp.context_processors.nonce",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.navigation.navigation",
@@ -240,6 +251,14 @@ CELERY_RESULT_EXPIRES = 7 * 24 * 3600
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "blogllm.tasks.heartbeat", "schedule": 30.0},
+    # A GPU worker's sign of life for /metrics (a running run's own heartbeat counts too).
+    "worker-heartbeat-gpu": {
+        "task": "blogllm.tasks.worker_heartbeat",
+        "schedule": 60.0,
+        "options": {"queue": "gpu", "expires": 55},
+    },
+    # The audit trail's hash chain, proved intact every hour (its age and outcome in /metrics).
+    "verify-audit-trail": {"task": "compliance.tasks.audit_verify", "schedule": 3600.0},
     # Scheduled posts go out within half a minute of their time.
     "publish-due-posts": {"task": "posts.tasks.publish_due_posts", "schedule": 20.0},
     # Webhook deliveries whose retry is due (the first try goes out as soon as it is made).
@@ -288,6 +307,26 @@ DEID_MODE = env_str("BLOGLLM_DEID_MODE", "surrogate")  # or "placeholder": [NAME
 # Django too (compliance/deid/learned.py).
 if DEID_MODE not in ("surrogate", "placeholder"):
     raise ImproperlyConfigured('BLOGLLM_DEID_MODE must be "surrogate" or "placeholder".')
+
+# --- Operations: /metrics (Prometheus) is readable with this bearer token, or from these
+# networks when the request did not come through a proxy (production.py allows none by default).
+METRICS_TOKEN = env_secret("BLOGLLM_METRICS_TOKEN", "")
+
+
+def metrics_networks(default: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    try:
+        return [
+            ipaddress.ip_network(network, strict=False)
+            for network in env_list("BLOGLLM_METRICS_ALLOW", default)
+        ]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"BLOGLLM_METRICS_ALLOW must list networks: {exc}") from None
+
+
+METRICS_ALLOW = metrics_networks(["127.0.0.0/8", "::1/128"])
+# A Celery worker in its own container serves its events on this port (unset: not served; under
+# `make run` the web's /metrics already has them). Keep the port off the public network.
+WORKER_METRICS_PORT = env_int("BLOGLLM_WORKER_METRICS_PORT", 0, minimum=0)
 
 # --- Publishing API (publishing/): DRF at /api/v1/, API keys, webhooks.
 # Reading published posts needs no key when this is on; with it off, a `posts:read` key.
@@ -358,6 +397,32 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "BlogLLM <noreply@localhost>")
 
 # --- Security defaults that hold everywhere; production.py adds HTTPS-only ones.
+# Content-Security-Policy (django-csp): scripts and <style> blocks from our own static files or
+# carrying the response's nonce, nothing else. Style *attributes* stay allowed (progress and
+# score bars set their width in markup); the run inspector's graph (Mermaid writes its own
+# <style> into the SVG) loosens style-src on that page alone (generation/views.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Browser features no page of ours uses (blogllm.middleware.SecurityHeadersMiddleware).
+PERMISSIONS_POLICY = (
+    "accelerometer=(), browsing-topics=(), camera=(), display-capture=(), geolocation=(), "
+    "gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"
+)
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600, minimum=60)
 X_FRAME_OPTIONS = "DENY"

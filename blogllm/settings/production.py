@@ -11,6 +11,7 @@ from .base import (
     SECRET_KEY,
     env_bool,
     env_int,
+    metrics_networks,
 )
 
 if SECRET_KEY == DEV_SECRET_KEY or SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 50:
@@ -21,6 +22,9 @@ if DEBUG:
     raise ImproperlyConfigured("DEBUG must be off in production.")
 if DEV_FIELD_ENCRYPTION_KEY in FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY must be set to your own key in production.")
+
+# /metrics: a bearer token (BLOGLLM_METRICS_TOKEN), or networks named here, never by default.
+METRICS_ALLOW = metrics_networks([])
 
 # Cloud Run and most load balancers terminate TLS and forward the scheme in this header.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

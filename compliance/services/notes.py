@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts import permissions as can
 from accounts.models import User
+from blogllm import metrics
 from blogllm.crypto import DecryptionError, decrypt_text, encrypt_text, rotate
 from compliance import deid
 from compliance.audit import Action, audit_record
@@ -109,13 +110,15 @@ class DeidResult:
 
 def _run_engine(text: str, *, time_limit: float) -> DeidResult:
     """Run the engine; a timeout or any engine failure withholds the note, never passes it on."""
-    started = time.monotonic()
+    started, withheld = time.monotonic(), None
     try:
         spans = deid.find_spans(text, time_limit=time_limit)
     except deid.DeidTimeout:
+        withheld = "timeout"
         result = DeidResult(withheld=True, reason=f"ran past its {time_limit:g} s limit")
     except Exception as exc:  # an engine bug must withhold the note, not crash the upload
         logger.exception("de-identification failed")
+        withheld = "error"
         result = DeidResult(withheld=True, reason=f"failed ({type(exc).__name__})")
     else:
         # Suspects stop at their own small limit and never fail the note: they only add checks.
@@ -126,6 +129,7 @@ def _run_engine(text: str, *, time_limit: float) -> DeidResult:
             suspects = []
         result = DeidResult(spans=list(spans), suspects=suspects)
     result.ms = round(1000 * (time.monotonic() - started))
+    metrics.deid_observe(seconds=result.ms / 1000, withheld=withheld, suspects=len(result.suspects))
     return result
 
 

@@ -313,6 +313,7 @@ def draft_finalise(run: GenerationRun, end: Callable[[], None], state: DraftStat
         finished_at=timezone.now(),
     )
     stream.end(run, status, post.id)
+    _observe(run)
     return {"post_id": post.id, "status": status}
 
 
@@ -338,7 +339,19 @@ def proposal_finalise(run: GenerationRun, end: Callable[[], None], state: DraftS
         finished_at=timezone.now(),
     )
     stream.end(run, status, run.post_id)
+    _observe(run)
     return {"status": status, "hunks": run.hunks_total}
+
+
+def _observe(run: GenerationRun) -> None:
+    """The finished run's speed, findings and revisions, for /metrics (blogllm.metrics)."""
+    from blogllm import metrics
+
+    metrics.generation_observe(
+        channel=run.channel, status=run.status, first_token_s=run.first_token_s,
+        tokens_per_s=run.tokens_per_s, finding_kinds=[f["kind"] for f in run.findings],
+        revisions=run.revisions,
+    )  # fmt: skip
 
 
 def _outcome(findings: list[Finding]) -> str:

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts import permissions as can
 from accounts.models import User
+from blogllm import metrics
 from blogllm.crypto import decrypt_text, encrypt_text
 from compliance.audit import Action, audit_record
 from publishing import webhooks
@@ -242,6 +243,7 @@ def _record_try(delivery: WebhookDelivery, outcome: webhooks.Outcome, *, manual:
         response_excerpt=outcome.excerpt[:500],
         manual=manual,
     )
+    metrics.WEBHOOK_ATTEMPTS.labels("delivered" if outcome.ok else "failed").inc()
     delivery.last_status_code = outcome.status_code
     delivery.last_duration_ms = outcome.duration_ms
     delivery.last_error = (outcome.error or ("" if outcome.ok else outcome.excerpt))[:500]

@@ -41,11 +41,22 @@ def sign_in(browser, live_server):  # noqa: ANN001, ANN201
     """A function that opens a fresh browser page signed in as `user`."""
     from tests.accounts.factories import PASSWORD
 
-    pages = []
+    pages, refused = [], []
 
     def _sign_in(user):  # noqa: ANN001, ANN202
         context = browser.new_context(viewport={"width": 1300, "height": 900})
         page = context.new_page()
+        # Every browser test is also a Content-Security-Policy test: whatever the policy refused
+        # (a script, a style, a connection) fails the test that met it. (Playwright's
+        # wait_for_function takes "() => …" functions here: a bare expression needs eval.)
+        page.on(
+            "console",
+            lambda message: (
+                refused.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
         page.goto(f"{live_server.url}/accounts/login/")
         page.fill("input[name=login]", user.email)
         page.fill("input[name=password]", PASSWORD)
@@ -57,3 +68,4 @@ def sign_in(browser, live_server):  # noqa: ANN001, ANN201
     yield _sign_in
     for context in pages:
         context.close()
+    assert not refused, "The Content-Security-Policy refused:\n" + "\n".join(refused)

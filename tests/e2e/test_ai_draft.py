@@ -40,7 +40,7 @@ def test_ask_watch_it_stream_open_citations_and_inspector_edit_and_submit(
     # The words appear in the live box as the worker writes them, then the page reloads.
     page.wait_for_selector("#draft-live")
     page.wait_for_function(
-        "document.querySelector('#draft-live') === null"
+        "() => document.querySelector('#draft-live') === null"
         " || document.querySelector('#draft-live').textContent.length > 0",
         timeout=180_000,
     )
@@ -60,7 +60,7 @@ def test_ask_watch_it_stream_open_citations_and_inspector_edit_and_submit(
     page.wait_for_selector("#workflow-graph svg g.node")
     assert page.locator('#workflow-graph g.node.taken[id*="-flowchart-retrieve-"]').count() == 1
     timeline = "window.Chart && Chart.getChart(document.querySelector('#timeline canvas'))"
-    page.wait_for_function(timeline)
+    page.wait_for_function(f"() => {timeline}")
     assert page.evaluate(f"{timeline}.data.labels.length") == run.steps.count()
     page.go_back()
 

@@ -87,7 +87,7 @@ def test_paste_review_mark_and_approve(browser, live_server, celery_worker_proce
         review.select_option("#mark-form select[name=category]", "ID")
         review.click("#mark-form button:has-text('Mark')")
         review.wait_for_function(
-            "!document.querySelector('#deid-text').innerText.includes('Tiger')"
+            "() => !document.querySelector('#deid-text').innerText.includes('Tiger')"
         )
         assert note.findings.filter(detector="reviewer").count() == 1
     assert "Tiger" not in review.inner_text("#deid-text")
@@ -100,7 +100,7 @@ def test_paste_review_mark_and_approve(browser, live_server, celery_worker_proce
     review.locator("#raw-text mark.suspect").first.focus()
     review.keyboard.press("f")  # "Zorblat" becomes a finding
     review.wait_for_function(
-        "document.querySelector('#suspect-count').innerText.includes('1 word to check')"
+        "() => document.querySelector('#suspect-count').innerText.includes('1 word to check')"
     )
     assert "Zorblat" not in review.inner_text("#deid-text")
     zorblat = NOTE.index("Zorblat")
@@ -115,7 +115,7 @@ def test_paste_review_mark_and_approve(browser, live_server, celery_worker_proce
     review.locator("#raw-text mark.suspect").first.focus()
     review.keyboard.press("d")  # the pager number: dismissed here, to show the other key
     review.wait_for_function(
-        "document.querySelector('#suspect-count').innerText.includes('All 2 words checked')"
+        "() => document.querySelector('#suspect-count').innerText.includes('All 2 words checked')"
     )
     assert review.locator("#raw-text mark.suspect").count() == 0
 

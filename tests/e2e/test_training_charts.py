@@ -26,15 +26,15 @@ def test_the_loss_checkpoint_and_version_charts_are_drawn(sign_in, live_server) 
     page = sign_in(editor)
 
     page.goto(live_server.url + reverse("training:run", args=[version.run_id]))
-    page.wait_for_function("window.Chart && Chart.getChart(document.querySelector('canvas'))")
+    page.wait_for_function("() => window.Chart && Chart.getChart(document.querySelector('canvas'))")
     assert page.locator("figure.chart canvas").evaluate(DRAWN) == 1  # training loss
 
     page.goto(live_server.url + reverse("training:version", args=[version.id]))
-    page.wait_for_function("window.Chart && Chart.getChart(document.querySelector('canvas'))")
+    page.wait_for_function("() => window.Chart && Chart.getChart(document.querySelector('canvas'))")
     assert page.locator("figure.chart canvas").evaluate(DRAWN) == 3  # tuned, base, the chosen one
 
     page.goto(live_server.url + reverse("training:versions"))
-    page.wait_for_function("window.Chart && Chart.getChart(document.querySelector('canvas'))")
+    page.wait_for_function("() => window.Chart && Chart.getChart(document.querySelector('canvas'))")
     assert page.locator("figure.chart canvas").evaluate(DRAWN) == 2  # tuned and base
     page.click("figure.chart summary")
     assert "14.2" in page.inner_text("figure.chart details")
@@ -47,11 +47,11 @@ def test_a_running_runs_chart_is_drawn_again_after_each_refresh(sign_in, live_se
     )
     page = sign_in(editor)
     page.goto(live_server.url + reverse("training:run", args=[run.id]))
-    page.wait_for_function("window.Chart && Chart.getChart(document.querySelector('canvas'))")
+    page.wait_for_function("() => window.Chart && Chart.getChart(document.querySelector('canvas'))")
     page.evaluate("document.querySelector('figure.chart canvas').dataset.first = 'yes'")
     # htmx swaps #run-live every 2 s: a new canvas, drawn, and the old chart let go.
     page.wait_for_function(
-        "(c => c && !c.dataset.first && Chart.getChart(c))(document.querySelector('canvas'))",
+        "() => (c => c && !c.dataset.first && Chart.getChart(c))(document.querySelector('canvas'))",
         timeout=10_000,
     )
     assert page.locator("figure.chart canvas").evaluate(DRAWN) == 1

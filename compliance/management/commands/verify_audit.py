@@ -4,7 +4,7 @@ cut short is still a valid chain, but its last hash no longer matches the one ke
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from compliance.audit import audit_verify
+from compliance.audit import audit_verify_record
 
 
 class Command(BaseCommand):
@@ -14,7 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=5000, help="Events read at a time.")
 
     def handle(self, *args: object, batch_size: int, **options: object) -> None:
-        result = audit_verify(batch_size=batch_size)
+        result = audit_verify_record(batch_size=batch_size)
         if not result.ok:
             raise CommandError(
                 f"Audit trail broken at event {result.first_broken_seq}: {result.reason} "
