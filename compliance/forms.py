@@ -1,22 +1,17 @@
 from pathlib import Path
 
 from django import forms
-from django.conf import settings
 
+from blogllm.uploads import upload_problem
 from compliance.deid import LABELS
 
 
 def _check_upload(upload: object, suffixes: tuple[str, ...], what: str) -> object:
     if Path(upload.name).suffix.lower() not in suffixes:
         raise forms.ValidationError(f"Upload {what}.")
-    limit = settings.MAX_IMPORT_MB * 1024 * 1024
-    if upload.size > limit:
-        raise forms.ValidationError(
-            f"The file is {upload.size // 2**20} MB; uploads are limited to "
-            f"{settings.MAX_IMPORT_MB} MB (BLOGLLM_MAX_IMPORT_MB)."
-        )
-    if upload.size == 0:
-        raise forms.ValidationError("The file is empty.")
+    problem = upload_problem(upload.name, upload.size)
+    if problem:
+        raise forms.ValidationError(problem)
     return upload
 
 

@@ -1,9 +1,9 @@
 from datetime import datetime
 
 from django import forms
-from django.conf import settings
 from django.utils import timezone
 
+from blogllm.uploads import upload_problem
 from posts.models import Post
 from posts.services.editing import normalise_tags
 
@@ -65,14 +65,9 @@ class ImportForm(forms.Form):
 
     def clean_file(self) -> object:
         upload = self.cleaned_data["file"]
-        limit = settings.MAX_IMPORT_MB * 1024 * 1024
-        if upload.size > limit:
-            raise forms.ValidationError(
-                f"The file is {upload.size // 2**20} MB; imports are limited to "
-                f"{settings.MAX_IMPORT_MB} MB (BLOGLLM_MAX_IMPORT_MB)."
-            )
-        if upload.size == 0:
-            raise forms.ValidationError("The file is empty.")
+        problem = upload_problem(upload.name, upload.size)
+        if problem:
+            raise forms.ValidationError(problem)
         return upload
 
 

@@ -293,8 +293,20 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 MEDIA_ROOT = DATA_DIR / "media"
-# Largest blog export accepted by the web upload (manage.py import_posts has no limit).
+# Largest upload the web forms accept, by kind, in MB (manage.py commands have no limit): a zip
+# of a whole blog with its images may be big; one Markdown, HTML or text file is one post or
+# note, and 5 MB of text is already a book (blogllm/uploads.py says which suffix is which kind).
 MAX_IMPORT_MB = env_int("BLOGLLM_MAX_IMPORT_MB", 1024, minimum=1)
+UPLOAD_LIMITS_MB = {
+    "archive": MAX_IMPORT_MB,
+    "export": env_int("BLOGLLM_MAX_EXPORT_MB", 256, minimum=1),
+    "document": env_int("BLOGLLM_MAX_DOCUMENT_MB", 5, minimum=1),
+    "docx": env_int("BLOGLLM_MAX_DOCX_MB", 20, minimum=1),
+    "csv": env_int("BLOGLLM_MAX_CSV_MB", 256, minimum=1),
+}
+# The longest post, in words, by any door (editor, import, API, generation). The longest blog
+# posts run to about 20,000 words; a file past this is a book or a mistake.
+POST_MAX_WORDS = env_int("BLOGLLM_POST_MAX_WORDS", 50_000, minimum=100)
 
 # Clinical notes (compliance/). A note longer than this is refused; the de-identification engine
 # gets DEID_TIME_LIMIT seconds a note (a re-run asked for by a reviewer gets the longer limit),

@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -58,6 +59,12 @@ def unique_slug(text: str, *, exclude_id: int | None = None) -> str:
 
 def apply_content(post: Post) -> None:
     """Derived fields of the body: the sanitised HTML and the corpus fingerprints."""
+    words = len(post.body_markdown.split())  # counted before the (costly) rendering
+    if words > settings.POST_MAX_WORDS:
+        raise ValidationError(
+            f"The text has {words:,} words; a post may have at most {settings.POST_MAX_WORDS:,} "
+            "(BLOGLLM_POST_MAX_WORDS). Split it into several posts."
+        )
     # Browsers send textarea text with CRLF line endings; store one kind.
     post.body_markdown = post.body_markdown.replace("\r\n", "\n").replace("\r", "\n")
     post.body_html = render_markdown(post.body_markdown)

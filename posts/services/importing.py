@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -170,19 +171,22 @@ def _import_one(
     if same is not None:
         return ReportLine(item.source_name, "duplicate", f"Same text as “{same.title}”.", same.id)
 
-    post = post_create(
-        author=by,
-        title=item.title or "Untitled",
-        body_markdown=cleaned.text,
-        excerpt=item.excerpt,
-        tags=item.tags,
-        slug=item.slug,
-        channel=channel,
-        source=Post.Source.IMPORTED,
-        status=Post.Status.DRAFT if item.is_draft else Post.Status.PUBLISHED,
-        published_at=None if item.is_draft else (item.published_at or timezone.now()),
-        embed=False,
-    )
+    try:
+        post = post_create(
+            author=by,
+            title=item.title or "Untitled",
+            body_markdown=cleaned.text,
+            excerpt=item.excerpt,
+            tags=item.tags,
+            slug=item.slug,
+            channel=channel,
+            source=Post.Source.IMPORTED,
+            status=Post.Status.DRAFT if item.is_draft else Post.Status.PUBLISHED,
+            published_at=None if item.is_draft else (item.published_at or timezone.now()),
+            embed=False,
+        )
+    except ValidationError as exc:  # too long, say: this one is skipped, the others go on
+        return ReportLine(item.source_name, "skipped", " ".join(exc.messages))
     post.import_key, post.import_format = key, item.source_format
     # Held out by what it was imported from, not by its random uid: the same export gives the
     # same validation posts on every machine, so a benchmark's figures compare across imports.

@@ -210,7 +210,7 @@ def test_an_empty_or_oversized_upload_is_refused_with_a_reason(client, author, s
     empty = SimpleUploadedFile("blog.xml", b"")
     response = client.post(reverse("posts:import"), {"file": empty, "channel": "general"})
     assert "The submitted file is empty." in response.content.decode()
-    settings.MAX_IMPORT_MB = 1
+    settings.UPLOAD_LIMITS_MB = {**settings.UPLOAD_LIMITS_MB, "export": 1}
     big = SimpleUploadedFile("blog.xml", b"x" * (2 * 1024 * 1024))
     response = client.post(reverse("posts:import"), {"file": big, "channel": "general"})
-    assert "limited to 1 MB" in response.content.decode()
+    assert "an export or feed file is limited to 1 MB" in response.content.decode()
