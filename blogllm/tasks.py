@@ -29,3 +29,11 @@ def heartbeat() -> None:
 def worker_heartbeat() -> None:
     """Beat sends this to the gpu queue every minute (expiring unread, so a busy worker is not
     flooded): starting it is the sign of life /metrics reports (blogllm.metrics)."""
+
+
+@shared_task(name="blogllm.tasks.backup_nightly", ignore_result=True, acks_late=True)
+def backup_nightly() -> None:
+    """Beat runs this at BLOGLLM_BACKUP_HOUR when BLOGLLM_BACKUP_TO is set."""
+    from blogllm.backups import backup_create
+
+    backup_create()

@@ -10,6 +10,8 @@ refuses a file that no longer matches. On disk `put_dir` is atomic besides (a te
 folder, then a rename); a bucket has no rename, so there the manifest alone marks completion.
 """
 
+from __future__ import annotations  # the classes' own list() method shadows the builtin below
+
 import contextlib
 import hashlib
 import json
@@ -80,6 +82,11 @@ def _verify(local_dir: Path, files: list[dict[str, Any]], uri: str) -> None:
         path = local_dir / entry["path"]
         if path.stat().st_size != entry["size"] or _sha256(path) != entry["sha256"]:
             raise ArtifactError(f"{uri}: {entry['path']!r} changed after upload (sha256 mismatch).")
+
+
+def _in_flight(name: str) -> bool:
+    """A temporary sibling of _fill_atomically or delete(): not (or no longer) an artifact."""
+    return name.startswith(".") and any(m in name for m in (".tmp-", ".old-", ".deleted-"))
 
 
 def _fill_atomically(target: Path, fill: Callable[[Path], None]) -> Path:
@@ -169,6 +176,22 @@ class ArtifactStorage(ABC):
     @abstractmethod
     def list(self, uri: str) -> list[str]: ...
 
+    @abstractmethod
+    def list_all(self) -> list[str]:
+        """Sorted keys of every stored file under the root (manifests included; folders being
+        written or deleted left out)."""
+
+    @abstractmethod
+    def sha256(self, key: str) -> str:
+        """The sha256 of one stored file, read from storage (not from a manifest)."""
+
+    def inventory(self) -> list[dict[str, Any]]:
+        """Every stored file with its size and sha256, for a backup's manifest."""
+        return [{"key": key, **self._size_and_sha256(key)} for key in self.list_all()]
+
+    @abstractmethod
+    def _size_and_sha256(self, key: str) -> dict[str, Any]: ...
+
 
 class LocalStorage(ArtifactStorage):
     def __init__(self, root: Path) -> None:
@@ -225,6 +248,19 @@ class LocalStorage(ArtifactStorage):
     def list(self, uri: str) -> list[str]:
         path = self._path(uri)
         return _files_under(path) if path.is_dir() else []
+
+    def list_all(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        keys = (p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file())
+        return sorted(key for key in keys if not any(_in_flight(part) for part in key.split("/")))
+
+    def sha256(self, key: str) -> str:
+        return _sha256(self.root / check_key(key))
+
+    def _size_and_sha256(self, key: str) -> dict[str, Any]:
+        path = self.root / check_key(key)
+        return {"size": path.stat().st_size, "sha256": _sha256(path)}
 
 
 class GCSStorage(ArtifactStorage):
@@ -293,6 +329,24 @@ class GCSStorage(ArtifactStorage):
         blobs = self.client.list_blobs(self.bucket, prefix=f"{name}/")
         names = [blob.name.removeprefix(f"{name}/") for blob in blobs]
         return sorted(n for n in names if n != MANIFEST_NAME)
+
+    def list_all(self) -> list[str]:
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        blobs = self.client.list_blobs(self.bucket, prefix=prefix or None)
+        return sorted(blob.name.removeprefix(prefix) for blob in blobs if blob.name != prefix)
+
+    def sha256(self, key: str) -> str:
+        return self._size_and_sha256(key)["sha256"]
+
+    def _size_and_sha256(self, key: str) -> dict[str, Any]:
+        # Streamed through the hash: an adapter is never held in memory whole.
+        blob = self.bucket.blob(self._name(self.uri_for(key)))
+        digest, size = hashlib.sha256(), 0
+        with blob.open("rb", chunk_size=4 * 1024 * 1024) as stream:
+            while chunk := stream.read(4 * 1024 * 1024):
+                digest.update(chunk)
+                size += len(chunk)
+        return {"size": size, "sha256": digest.hexdigest()}
 
 
 def storage_from_uri(root_uri: str, *, gcs_client: Any = None) -> ArtifactStorage:

@@ -7,6 +7,7 @@ import ipaddress
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from cryptography.fernet import Fernet
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
@@ -123,6 +124,7 @@ for _key in FIELD_ENCRYPTION_KEYS:
 
 # --- Applications
 INSTALLED_APPS = [
+    "blogllm",  # operations commands: backup, restore
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -339,6 +341,21 @@ METRICS_ALLOW = metrics_networks(["127.0.0.0/8", "::1/128"])
 # A Celery worker in its own container serves its events on this port (unset: not served; under
 # `make run` the web's /metrics already has them). Keep the port off the public network.
 WORKER_METRICS_PORT = env_int("BLOGLLM_WORKER_METRICS_PORT", 0, minimum=0)
+
+# Backups (blogllm/backups.py): encrypted with this key (url-safe base64 of 32 bytes; keep a
+# copy away from the backups), written nightly at BACKUP_HOUR to BACKUP_TO (a folder or
+# gs://bucket/prefix; unset: no nightly backup), the newest BACKUP_KEEP kept.
+BACKUP_KEY = env_secret("BLOGLLM_BACKUP_KEY", "")
+BACKUP_TO = env_str("BLOGLLM_BACKUP_TO", "")
+BACKUP_KEEP = env_int("BLOGLLM_BACKUP_KEEP", 14, minimum=1)
+BACKUP_HOUR = env_int("BLOGLLM_BACKUP_HOUR", 3, minimum=0)
+if BACKUP_HOUR > 23:
+    raise ImproperlyConfigured("BLOGLLM_BACKUP_HOUR must be an hour from 0 to 23 (TIME_ZONE).")
+if BACKUP_TO:
+    CELERY_BEAT_SCHEDULE["backup-nightly"] = {
+        "task": "blogllm.tasks.backup_nightly",
+        "schedule": crontab(hour=BACKUP_HOUR, minute=0),
+    }
 
 # --- Publishing API (publishing/): DRF at /api/v1/, API keys, webhooks.
 # Reading published posts needs no key when this is on; with it off, a `posts:read` key.

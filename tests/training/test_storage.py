@@ -433,3 +433,27 @@ def test_default_storage_follows_the_setting(settings, tmp_path: Path) -> None: 
 
     assert isinstance(storage, LocalStorage)
     assert storage.root == tmp_path / "configured"
+
+
+def test_the_inventory_lists_every_stored_file_with_its_size_and_sha256(
+    storage: ArtifactStorage, tmp_path: Path
+) -> None:
+    import hashlib
+
+    files = {"adapter_model.safetensors": b"w" * 5000, "config/adapter.json": b"{}"}
+    storage.put_dir(write_tree(tmp_path / "v1", files), "general/versions/1/adapter")
+    storage.put_file(write_tree(tmp_path / "r", {"report.json": b"[1]"}) / "report.json", "r.json")
+    inventory = {entry["key"]: entry for entry in storage.inventory()}
+    assert sorted(inventory) == [
+        "general/versions/1/adapter/.manifest.json",
+        "general/versions/1/adapter/adapter_model.safetensors",
+        "general/versions/1/adapter/config/adapter.json",
+        "r.json",
+    ]
+    weights = inventory["general/versions/1/adapter/adapter_model.safetensors"]
+    assert weights == {
+        "key": "general/versions/1/adapter/adapter_model.safetensors",
+        "size": 5000,
+        "sha256": hashlib.sha256(b"w" * 5000).hexdigest(),
+    }
+    assert storage.sha256("r.json") == hashlib.sha256(b"[1]").hexdigest()
