@@ -110,6 +110,23 @@ def _limit_torch_threads(**kwargs: object) -> None:
 
 
 @signals.worker_process_init.connect
+def _trace_pool_process(**kwargs: object) -> None:
+    from blogllm.observability import otel_init
+
+    otel_init(celery=True)  # in each pool process: the exporter's thread does not survive a fork
+
+
+@signals.worker_init.connect
+def _trace_single_process_worker(sender: object, **kwargs: object) -> None:
+    # The solo and threads pools fork nothing (and send no worker_process_init).
+    if not getattr(sender, "pool_cls", None) or "prefork" in sender.pool_cls.__module__:
+        return
+    from blogllm.observability import otel_init
+
+    otel_init(celery=True)
+
+
+@signals.worker_process_init.connect
 def _warm_runtime(**kwargs: object) -> None:
     """With BLOGLLM_WARM_RUNTIME, each worker process loads the embedding model and the base
     model in the background as it starts (a draft asked for meanwhile waits for them, rather

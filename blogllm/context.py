@@ -82,6 +82,10 @@ class ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         bound = current()
+        if "trace_id" not in bound:
+            from blogllm.observability import current_trace_id
+
+            bound["trace_id"] = current_trace_id()  # None unless OpenTelemetry is on
         for field in FIELDS:
             if getattr(record, field, None) is None:
                 setattr(record, field, bound.get(field))

@@ -457,6 +457,14 @@ SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600, minimum=60)
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 
+# --- Error reports and traces (blogllm/observability.py): Sentry with SENTRY_DSN, scrubbed of
+# PHI before anything is sent; OpenTelemetry traces with OTEL_EXPORTER_OTLP_ENDPOINT.
+SENTRY_DSN = env_secret("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from blogllm.observability import sentry_init
+
+    sentry_init(SENTRY_DSN)
+
 # --- Logging: plain text for people, JSON lines for machines (BLOGLLM_LOG_FORMAT=json).
 LOG_FORMAT = env_str("BLOGLLM_LOG_FORMAT", "text")
 if LOG_FORMAT not in ("text", "json"):
