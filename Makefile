@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test fmt lint bench stop clean chromium
+.PHONY: run test audit fmt lint bench stop clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,12 @@ chromium:
 test: $(VENV)/.dev chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python .ci/audit.py
 	$(BIN)/pytest
+
+# Known vulnerabilities in the pinned requirements (.ci/audit.py says how exceptions are kept).
+audit: $(VENV)/.dev
+	$(BIN)/python .ci/audit.py
 
 fmt: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
