@@ -78,6 +78,10 @@ DEID_WITHHELD = Counter(
 )
 DEID_SUSPECTS = Counter("blogllm_deid_suspects", "Words flagged to reviewers as possible PHI.")
 
+SHED = Counter(
+    "blogllm_requests_shed", "Requests answered 503 at once because their kind was at its limit.",
+    ["kind"],
+)  # fmt: skip
 WEBHOOK_ATTEMPTS = Counter(
     "blogllm_webhook_attempts", "Webhook delivery tries, by outcome.", ["outcome"]
 )

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import permissions as can
 from blogllm.refusals import refusal_text
+from blogllm.shedding import shed_when_busy
 from posts import selectors
 from posts.diffs import diff_html
 from posts.forms import (
@@ -277,6 +278,7 @@ def revision_detail(request: HttpRequest, post_id: int, version: int) -> HttpRes
 
 @readers_only
 @require_GET
+@shed_when_busy("search")  # it embeds the query: the costliest page per request
 def search(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET or None)
     hits = None

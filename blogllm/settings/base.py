@@ -322,6 +322,14 @@ DEID_MODE = env_str("BLOGLLM_DEID_MODE", "surrogate")  # or "placeholder": [NAME
 if DEID_MODE not in ("surrogate", "placeholder"):
     raise ImproperlyConfigured('BLOGLLM_DEID_MODE must be "surrogate" or "placeholder".')
 
+# --- Load shedding (blogllm/shedding.py): costly requests that may run at once per web process
+# (gunicorn runs 2 processes of 8 threads); one more gets 503 with Retry-After at once.
+SHED_LIMITS = {"search": env_int("BLOGLLM_SHED_SEARCH", 3, minimum=1)}
+# AI drafts: how many one person may have queued or running, and how many may wait in all,
+# before a new request is refused with a sentence (generation/services/runs.py).
+GENERATION_MAX_ACTIVE_PER_USER = env_int("BLOGLLM_GENERATION_MAX_ACTIVE_PER_USER", 3, minimum=1)
+GENERATION_QUEUE_MAX = env_int("BLOGLLM_GENERATION_QUEUE_MAX", 50, minimum=1)
+
 # --- Operations: /metrics (Prometheus) is readable with this bearer token, or from these
 # networks when the request did not come through a proxy (production.py allows none by default).
 METRICS_TOKEN = env_secret("BLOGLLM_METRICS_TOKEN", "")

@@ -135,6 +135,23 @@ def assist_start(
     )
 
 
+def _refuse_when_busy(by: User) -> None:
+    """Under load, a new request is refused with a sentence rather than left to wait for an
+    hour: one person's drafts in flight, and all drafts waiting, are capped (settings)."""
+    active = GenerationRun.objects.filter(
+        requested_by=by, status__in=GenerationRun.ACTIVE_STATUSES
+    ).count()
+    if active >= settings.GENERATION_MAX_ACTIVE_PER_USER:
+        raise ValidationError(
+            f"You already have {active} drafts being written; ask again when one has finished."
+        )
+    waiting = GenerationRun.objects.filter(status=GenerationRun.Status.QUEUED).count()
+    if waiting >= settings.GENERATION_QUEUE_MAX:
+        raise ValidationError(
+            f"{waiting} drafts are waiting for a worker; ask again in a few minutes."
+        )
+
+
 def _run_create(
     *, channel: str, by: User, enqueue: bool, base_model: str | None = None, **fields: Any
 ) -> GenerationRun:
@@ -144,6 +161,7 @@ def _run_create(
     from generation.feedback import experiment_assign
     from training.models import ModelVersion
 
+    _refuse_when_busy(by)
     experiment, arm, version = experiment_assign(channel)
     if version is None:
         version = ModelVersion.objects.filter(
