@@ -34,7 +34,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN groupadd --gid 10001 blogllm \
     && useradd --uid 10001 --gid blogllm --create-home --home-dir /home/blogllm \
         --shell /usr/sbin/nologin blogllm \
-    && install -d -o blogllm -g blogllm -m 0750 /data
+    && install -d -o blogllm -g blogllm -m 0750 /data \
+    && install -d -o blogllm -g blogllm -m 0700 /tmp/prometheus
 
 COPY --from=build /opt/venv /opt/venv
 # Recorded on every model version trained by this image (there is no .git inside it).

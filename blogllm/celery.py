@@ -17,7 +17,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "blogllm.settings.local")
 app = Celery("blogllm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(
-    lambda: ["blogllm", "accounts", "posts", "compliance", "training", "generation"]
+    lambda: ["blogllm", "accounts", "posts", "compliance", "training", "generation", "publishing"]
 )
 
 
@@ -80,13 +80,14 @@ def _count_retry(sender: object, **kwargs: object) -> None:
 
 @signals.worker_init.connect
 def _serve_metrics(**kwargs: object) -> None:
-    """Before the pool forks: fresh multiprocess files, and with BLOGLLM_WORKER_METRICS_PORT set,
-    the worker's task, generation and de-identification events served for Prometheus."""
+    """Before the pool forks: dead processes' metric files dropped, and with
+    BLOGLLM_WORKER_METRICS_PORT set, the worker's task, generation and de-identification events
+    served for Prometheus."""
     from django.conf import settings
 
     from blogllm import metrics
 
-    metrics.multiprocess_dir_reset()
+    metrics.multiprocess_dir_prepare()
     if settings.WORKER_METRICS_PORT:
         metrics.worker_metrics_serve(settings.WORKER_METRICS_PORT)
 

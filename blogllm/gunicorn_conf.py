@@ -14,11 +14,10 @@ control_socket_disable = True
 
 
 def on_starting(server) -> None:  # noqa: ANN001
-    """Before the workers fork: start /metrics' multiprocess files afresh (a restart must not
-    add the last run's counts to this one's)."""
-    from blogllm.metrics import multiprocess_dir_reset
+    """Before the workers fork: /metrics' multiprocess folder, without dead processes' files."""
+    from blogllm.metrics import multiprocess_dir_prepare
 
-    multiprocess_dir_reset()
+    multiprocess_dir_prepare()
 
 
 def child_exit(server, worker) -> None:  # noqa: ANN001

@@ -284,17 +284,31 @@ _STATE = CollectorRegistry(auto_describe=False)
 _STATE.register(StateCollector())
 
 
-def multiprocess_dir_reset() -> None:
-    """Empty PROMETHEUS_MULTIPROC_DIR (making it if need be) before a server's processes start.
-    gunicorn's on_starting and the Celery worker's start call this; each container (or `make
-    run`) has a directory of its own, since process ids repeat across containers."""
+def multiprocess_dir_prepare() -> None:
+    """Make PROMETHEUS_MULTIPROC_DIR, and drop the files of processes that are gone (a restart
+    must not keep counting a dead process's numbers). Live processes' files are kept: under
+    `make run` web and worker share the folder. It must exist before any process imports
+    prometheus_client: `make run` and the image make it first; gunicorn's on_starting and the
+    Celery worker's start call this again."""
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not folder:
         return
     path = Path(folder)
     path.mkdir(parents=True, exist_ok=True)
-    for stale in path.glob("*.db"):
-        stale.unlink(missing_ok=True)
+    for stale in path.glob("*_*.db"):
+        pid = stale.stem.rsplit("_", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def worker_metrics_serve(port: int) -> None:

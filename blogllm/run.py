@@ -118,8 +118,12 @@ def main() -> None:
     # them in order instead of all of them racing to exit.
     # The worker loads the base model as it starts: the first draft then streams at once.
     os.environ.setdefault("BLOGLLM_WARM_RUNTIME", "1")
-    # Web and worker count /metrics' events in one folder, so the web's /metrics shows both.
+    # Web and worker count /metrics' events in one folder, so the web's /metrics shows both. It
+    # must exist before they start (prometheus_client writes there as soon as it is imported).
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(settings.DATA_DIR / "metrics"))
+    from blogllm.metrics import multiprocess_dir_prepare
+
+    multiprocess_dir_prepare()
     commands = _commands(host, port, str(settings.DATA_DIR), concurrency)
     children = {
         name: subprocess.Popen(command, start_new_session=True)

@@ -83,3 +83,17 @@ def test_embedding_tasks_retry_a_lost_database_but_not_a_refusal(
     with pytest.raises(ValidationError):
         task.apply(kwargs=argument).get()
     assert len(calls) == 1  # a refusal fails the same way every time: never retried
+
+
+def test_a_real_worker_knows_every_task_beat_sends(celery_worker_process) -> None:  # noqa: ANN001
+    """A task module missing from autodiscovery fails only in a running worker, every few
+    seconds, with a KeyError in its log (publishing's webhook sweep once did)."""
+    from django.conf import settings
+
+    registered = {
+        name for names in (app.control.inspect(timeout=5).registered() or {}).values()
+        for name in names
+    }  # fmt: skip
+    beat_tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert beat_tasks - registered == set()
+    assert "publishing.tasks.webhook_deliver" in registered
