@@ -257,3 +257,59 @@ def test_gcp_gpu_worker_and_beat() -> None:
     beat = deployments["blogllm-beat"]
     assert beat["spec"]["replicas"] == 1
     assert beat["spec"]["strategy"]["type"] == "Recreate"
+
+
+SECRET_NAME = re.compile(r"SECRET|_KEY$|PASSWORD|TOKEN|DSN|DATABASE_URL")
+
+
+def test_gcp_manifests_name_their_images_and_take_secrets_only_by_reference() -> None:
+    for document in gcp_documents():
+        if document["kind"] not in ("Deployment", "Service", "Job"):
+            continue
+        for container in pod_containers(document):
+            image = container["image"]
+            if container["name"] != "cloud-sql-proxy":
+                assert re.fullmatch(
+                    r"REGION-docker\.pkg\.dev/PROJECT_ID/blogllm/blogllm(-gpu)?:IMAGE_TAG", image
+                ), image
+            for item in container.get("env", []):
+                if SECRET_NAME.search(item["name"]):
+                    assert "value" not in item, (document["metadata"]["name"], item["name"])
+                    assert item["valueFrom"]["secretKeyRef"]["name"], item
+                else:  # and nothing that looks like a key or password sits in a plain value
+                    value = str(item.get("value", ""))
+                    assert not re.fullmatch(r"[A-Za-z0-9+/=_-]{32,}", value), item
+
+
+def test_gcp_web_service_probes_readiness_and_liveness() -> None:
+    (web,) = [doc for doc in gcp_documents() if doc["kind"] == "Service"]
+    (container,) = pod_containers(web)
+    assert container["startupProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert web["spec"]["template"]["metadata"]["annotations"]["autoscaling.knative.dev/minScale"]
+
+
+def test_gcp_gpu_workers_scale_on_the_gpu_queue_and_backups_are_configured() -> None:
+    documents = gcp_documents()
+    (scaler,) = [doc for doc in documents if doc["kind"] == "ScaledObject"]
+    assert scaler["spec"]["scaleTargetRef"]["name"] == "blogllm-worker-gpu"
+    (trigger,) = scaler["spec"]["triggers"]
+    assert trigger["type"] == "redis" and trigger["metadata"]["listName"] == "gpu"
+    deployments = {doc["metadata"]["name"]: doc for doc in documents if doc["kind"] == "Deployment"}
+    worker_env = {e["name"]: e for e in pod_containers(deployments["blogllm-worker"])[-1]["env"]}
+    beat_env = {e["name"]: e for e in pod_containers(deployments["blogllm-beat"])[-1]["env"]}
+    assert worker_env["BLOGLLM_BACKUP_TO"]["value"].startswith("gs://")
+    assert worker_env["BLOGLLM_BACKUP_KEY"]["valueFrom"]["secretKeyRef"]
+    assert beat_env["BLOGLLM_BACKUP_TO"] == worker_env["BLOGLLM_BACKUP_TO"]
+
+
+def test_the_gcp_guide_runs_every_manifest_and_names_every_placeholder() -> None:
+    guide = (ROOT / "docs" / "deploy-gcp.md").read_text(encoding="utf-8")
+    for path in GCP_DIR.glob("*.yaml"):
+        assert f"deploy/gcp/{path.name}" in guide, path.name
+    placeholders = set()
+    for path in GCP_DIR.glob("*.yaml"):
+        placeholders |= set(re.findall(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b", path.read_text()))
+    settings = documented_settings() | PLATFORM_NAMES | {"ALL_CAPS"}
+    for name in sorted(placeholders - settings):
+        assert f"`{name}`" in guide, f"the guide does not say what {name} is"
