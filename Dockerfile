@@ -46,7 +46,8 @@ WORKDIR /app
 COPY . .
 RUN python -m compileall -q /app
 
-USER blogllm
+# By number: a host or Kubernetes (runAsNonRoot) can check it without the image's /etc/passwd.
+USER 10001:10001
 
 # Static files go to $BLOGLLM_DATA_DIR/static (WhiteNoise serves them). The production settings
 # refuse to load without a real-looking SECRET_KEY and FIELD_ENCRYPTION_KEY, so this one command
