@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import ipaddress
 import json
 import logging
 import uuid
@@ -30,6 +29,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from blogllm.clientip import client_ip
 from compliance.models import AuditEvent
 
 if TYPE_CHECKING:
@@ -131,25 +131,6 @@ def json_safe(value: Any, path: str = "detail") -> Any:
             raise TypeError(f"Audit {path} has a key that is not a string.")
         return {json_safe(k): json_safe(v, f"{path}.{k}") for k, v in value.items()}
     raise TypeError(f"Audit {path} holds a {type(value).__name__}, which is not JSON-safe.")
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    """The client address, in the form PostgreSQL's inet type returns it.
-
-    REMOTE_ADDR only: the settings name no trusted proxy, and X-Forwarded-For is whatever the
-    client chose to send. (Behind a load balancer, set REMOTE_ADDR from it in the web server.)
-    An IPv4 address mapped into IPv6 is kept as IPv4: Python and PostgreSQL print those
-    differently, and the hash must match what the database gives back.
-    """
-    if request is None:
-        return None
-    try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", "").strip())
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return str(address)
 
 
 # --- Writing -------------------------------------------------------------------------------------

@@ -322,6 +322,11 @@ DEID_MODE = env_str("BLOGLLM_DEID_MODE", "surrogate")  # or "placeholder": [NAME
 if DEID_MODE not in ("surrogate", "placeholder"):
     raise ImproperlyConfigured('BLOGLLM_DEID_MODE must be "surrogate" or "placeholder".')
 
+# How many proxies in front of the web append to X-Forwarded-For (Cloud Run: 1; behind a load
+# balancer too: 2). Audit addresses, sign-in rate limits and API throttles use the client's
+# address found that way (blogllm/clientip.py); 0 trusts no header, only REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env_int("BLOGLLM_TRUSTED_PROXY_COUNT", 0, minimum=0)
+
 # --- Load shedding (blogllm/shedding.py): costly requests that may run at once per web process
 # (gunicorn runs 2 processes of 8 threads); one more gets 503 with Retry-After at once.
 SHED_LIMITS = {"search": env_int("BLOGLLM_SHED_SEARCH", 3, minimum=1)}

@@ -7,6 +7,7 @@ from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
+from blogllm.clientip import client_ip
 from publishing.models import ApiKey
 
 
@@ -29,4 +30,5 @@ class PerIpThrottle(SimpleRateThrottle):
         return f"{settings.API_RATE_PER_IP}/min"
 
     def get_cache_key(self, request: Request, view: object) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        ident = client_ip(request) or self.get_ident(request)  # BLOGLLM_TRUSTED_PROXY_COUNT
+        return self.cache_format % {"scope": self.scope, "ident": ident}
