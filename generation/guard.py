@@ -4,6 +4,9 @@ Findings (generation.types.Finding), each {kind, label, start, end, text, detail
 - phi: the de-identification engine found protected health information;
 - overlap: a passage shares word 8-grams with a clinical note (its raw or de-identified text);
 - banned_topic: a word or phrase from BLOGLLM_BANNED_TOPICS;
+- toxic: a sentence that reads as abusive or profane: scored one by one by alt-profanity-check
+  (a linear model that ships inside the package: no download, CPU, ~1 ms a sentence), or one
+  holding a word of BLOGLLM_GUARD_BLOCKED_WORDS;
 - avoid_word: a word the author's voice guide avoids (advice, not blocking);
 - length / structure: far from the asked length, or no text at all;
 - grounding: few of the final draft's sentences are supported by a source (advice, added once
@@ -82,6 +85,7 @@ def check_draft(
             findings.append(
                 _finding("banned_topic", f"Mentions “{topic}”.", topic, *match.span(), match[0])
             )
+    findings += _toxic(text)
     for word in avoid:  # the author's voice guide: advice, like the length
         for match in re.finditer(rf"\b{re.escape(word)}\b", text, flags=re.IGNORECASE):
             findings.append(
@@ -94,6 +98,37 @@ def check_draft(
         findings.append(_finding("length", f"{words} words, far from the {length} asked for."))
     if channel == "clinical":
         findings = [{**f, "text": ""} for f in findings]
+    return findings
+
+
+def _toxic(text: str) -> list[Finding]:
+    """Each sentence the classifier scores at BLOGLLM_GUARD_TOXICITY_THRESHOLD or more, or that
+    holds a blocked word; the targeted revise then writes that sentence again."""
+    from profanity_check import predict_prob
+
+    from generation.cleaning import sentence_spans
+
+    spans = sentence_spans(text)
+    if not spans:
+        return []
+    scores = predict_prob([text[start:end] for start, end in spans])
+    blocked = [
+        re.compile(rf"\b{re.escape(word)}\b", re.IGNORECASE)
+        for word in settings.GUARD_BLOCKED_WORDS
+    ]
+    findings = []
+    for (start, end), score in zip(spans, scores, strict=True):
+        sentence = text[start:end]
+        word = next((p.pattern for p in blocked if p.search(sentence)), None)
+        if word is not None:
+            detail = "Holds a word on the blocked list."
+        elif score >= settings.GUARD_TOXICITY_THRESHOLD:
+            detail = f"Reads as abusive or profane ({score:.0%} by the toxicity check)."
+        else:
+            continue
+        findings.append(
+            _finding("toxic", detail, "blocked" if word else "classifier", start, end, sentence)
+        )
     return findings
 
 

@@ -137,6 +137,7 @@ def summary_cells(summary: dict) -> dict:
         "hunks_taken": mean_text(summary["hunks_taken"]),
         "latency": mean_text(summary["latency_s"], digits=1, unit="s"),
         "tokens_per_s": "—" if tps is None else f"{tps:.1f}",
+        "findings": ", ".join(f"{kind} {n}" for kind, n in summary["findings"].items()) or "none",
     }
 
 

@@ -2,6 +2,7 @@
 
 import math
 import statistics
+from collections import Counter
 from dataclasses import dataclass
 
 from django.db.models import Avg, Count, Q, StdDev
@@ -71,6 +72,12 @@ def summarise(runs: object) -> dict:
         up=Count("id", filter=Q(thumbs_up=True)), n=Count("id")
     )
     latencies = [r.latency_s for r in finished.only("started_at", "finished_at") if r.latency_s]
+    # The guard's last findings on each finished run, by kind (phi, toxic, banned_topic…).
+    findings = Counter(
+        finding["kind"]
+        for found in finished.values_list("findings", flat=True)
+        for finding in found
+    )
     return {
         "runs": finished.count(),
         "acceptance": Rate(row["published"], row["n"]),
@@ -79,6 +86,7 @@ def summarise(runs: object) -> dict:
         "latency_s": _mean(latencies),
         "tokens_per_s": finished.aggregate(tps=Avg("tokens_per_s"))["tps"],
         "hunks_taken": _mean(taken),
+        "findings": dict(sorted(findings.items())),
     }
 
 

@@ -49,12 +49,14 @@ class StoredSource(SourceFields):
 
 
 FindingKind = Literal[
-    "phi", "overlap", "banned_topic", "avoid_word", "length", "structure", "grounding"
+    "phi", "overlap", "banned_topic", "toxic", "avoid_word", "length", "structure", "grounding"
 ]
 # Advice: shown to the editor, never a reason to hold a draft back as needing review.
 ADVICE: frozenset[str] = frozenset({"length", "avoid_word", "grounding"})
 # What the targeted revise rewrites where it was found: the sentence that holds it.
-SENTENCE_FIXABLE: frozenset[str] = frozenset({"phi", "overlap", "banned_topic", "avoid_word"})
+SENTENCE_FIXABLE: frozenset[str] = frozenset(
+    {"phi", "overlap", "banned_topic", "toxic", "avoid_word"}
+)
 
 
 class Finding(TypedDict):
