@@ -69,6 +69,8 @@ class Action(StrEnum):
     WEBHOOK_DISABLED = "webhook.disabled"
     WEBHOOK_DELETED = "webhook.deleted"
     WEBHOOK_REDELIVERED = "webhook.redelivered"
+    GUARD_WORD_ADDED = "guard.word_added"
+    GUARD_WORD_REMOVED = "guard.word_removed"
     AUDIT_VIEWED = "audit.viewed"
     AUDIT_EXPORTED = "audit.exported"
 

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from generation.models import GenerationRun, RunStep
+from generation.models import BlockedWord, GenerationRun, RunStep
 
 
 class RunStepInline(admin.TabularInline):
@@ -37,4 +37,21 @@ class GenerationRunAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+
+@admin.register(BlockedWord)
+class BlockedWordAdmin(admin.ModelAdmin):
+    """Read-only here: editors change the list on the dashboard, where each change is audited."""
+
+    list_display = ("word", "added_by", "created_at")
+    search_fields = ("word",)
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
         return False

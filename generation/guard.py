@@ -107,15 +107,14 @@ def _toxic(text: str) -> list[Finding]:
     from profanity_check import predict_prob
 
     from generation.cleaning import sentence_spans
+    from generation.services.blocked import blocked_words
 
     spans = sentence_spans(text)
     if not spans:
         return []
     scores = predict_prob([text[start:end] for start, end in spans])
-    blocked = [
-        re.compile(rf"\b{re.escape(word)}\b", re.IGNORECASE)
-        for word in settings.GUARD_BLOCKED_WORDS
-    ]
+    words = [*settings.GUARD_BLOCKED_WORDS, *blocked_words()]
+    blocked = [re.compile(rf"\b{re.escape(word)}\b", re.IGNORECASE) for word in words]
     findings = []
     for (start, end), score in zip(spans, scores, strict=True):
         sentence = text[start:end]

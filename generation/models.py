@@ -222,3 +222,21 @@ class VoiceGuide(models.Model):
         if self.structure.strip():
             lines.append(f"Structure: {self.structure.strip()}")
         return "\n".join(lines)
+
+
+class BlockedWord(models.Model):
+    """A word or phrase the guard flags in every draft and rewrite (generation/guard.py), as
+    editors and compliance officers list them on the dashboard; BLOGLLM_GUARD_BLOCKED_WORDS adds
+    the operator's. Kept lower-case: matching ignores case."""
+
+    word = models.CharField(max_length=100, unique=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["word"]
+
+    def __str__(self) -> str:
+        return self.word

@@ -18,6 +18,12 @@ urlpatterns = [
     path("voice/", views.voice, name="voice"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("dashboard/experiments/", views.experiment_new, name="experiment_start"),
+    path("dashboard/blocked-words/", views.blocked_word_new, name="blocked_word_add"),
+    path(
+        "dashboard/blocked-words/<int:word_id>/delete/",
+        views.blocked_word_delete,
+        name="blocked_word_delete",
+    ),
     path(
         "dashboard/experiments/<int:experiment_id>/stop/",
         views.experiment_end,

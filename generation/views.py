@@ -41,7 +41,7 @@ from generation.forms import (
     TakenForm,
     VoiceGuideForm,
 )
-from generation.models import Experiment, GenerationRun
+from generation.models import BlockedWord, Experiment, GenerationRun
 from generation.presentation import (
     draft_html,
     proposal_html,
@@ -53,6 +53,7 @@ from generation.presentation import (
     timeline,
 )
 from generation.services import stream
+from generation.services.blocked import blocked_word_add, blocked_word_remove
 from generation.services.runs import (
     assist_decision_record,
     assist_start,
@@ -303,7 +304,24 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if not channels:
         raise PermissionDenied("Only editors and compliance officers see the dashboard.")
     sections = [_channel_dashboard(c, channels) for c in channels]
-    return render(request, "generation/dashboard.html", {"sections": sections})
+    context = {"sections": sections, "blocked_words": BlockedWord.objects.order_by("word")}
+    return render(request, "generation/dashboard.html", context)
+
+
+@require_POST
+def blocked_word_new(request: HttpRequest) -> HttpResponse:
+    """Add a word or phrase the guard flags in every draft (editors and officers)."""
+    try:
+        blocked_word_add(word=request.POST.get("word", ""), by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect(reverse("generation:dashboard") + "#blocked-words")
+
+
+@require_POST
+def blocked_word_delete(request: HttpRequest, word_id: int) -> HttpResponse:
+    blocked_word_remove(word_id=word_id, by=request.user)
+    return redirect(reverse("generation:dashboard") + "#blocked-words")
 
 
 @require_POST

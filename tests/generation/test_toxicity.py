@@ -74,3 +74,28 @@ def test_findings_are_counted_by_kind_for_the_dashboard(author) -> None:  # noqa
             finished_at=timezone.now(),
         )  # fmt: skip
     assert summarise(GenerationRun.objects.all())["findings"] == {"phi": 1, "toxic": 2}
+
+
+def test_editors_keep_the_blocked_words_on_the_dashboard(client, editor, author) -> None:  # noqa: ANN001
+    from compliance.models import AuditEvent
+    from generation.models import BlockedWord
+
+    client.force_login(editor)
+    response = client.post("/generate/dashboard/blocked-words/", {"word": "  Snake   OIL "})
+    assert response.status_code == 302 and response.url.endswith("#blocked-words")
+    assert list(BlockedWord.objects.values_list("word", flat=True)) == ["snake oil"]
+    assert AuditEvent.objects.filter(action="guard.word_added").count() == 1
+    (finding,) = toxic(check_draft(f"{CALM} This cure is Snake Oil.", channel="general"))
+    assert finding["label"] == "blocked"
+    assert "snake oil" in client.get("/generate/dashboard/").content.decode()
+
+    again = client.post("/generate/dashboard/blocked-words/", {"word": "snake oil"}, follow=True)
+    assert "is blocked already" in again.content.decode()
+
+    client.force_login(author)  # authors ask for drafts; they do not set the guard's rules
+    assert client.post("/generate/dashboard/blocked-words/", {"word": "tea"}).status_code == 403
+    client.force_login(editor)
+    word = BlockedWord.objects.get()
+    client.post(f"/generate/dashboard/blocked-words/{word.id}/delete/")
+    assert not BlockedWord.objects.exists()
+    assert toxic(check_draft(f"{CALM} This cure is snake oil.", channel="general")) == []
