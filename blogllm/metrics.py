@@ -317,19 +317,18 @@ def worker_metrics_serve(port: int) -> None:
     /metrics has the state; a worker in another container can only be scraped like this."""
     from prometheus_client import start_http_server
 
-    registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        multiprocess.MultiProcessCollector(registry)
-    else:
-        registry = REGISTRY
-    start_http_server(port, registry=registry)
+    start_http_server(port, registry=_events())
 
 
 def exposition() -> bytes:
     """Everything /metrics shows, in the Prometheus text format."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-    else:
-        registry = REGISTRY
-    return generate_latest(registry) + generate_latest(_STATE)
+    return generate_latest(_events()) + generate_latest(_STATE)
+
+
+def _events() -> CollectorRegistry:
+    """The events of every process (summed from the multiprocess folder), or of this one."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry

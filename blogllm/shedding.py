@@ -32,8 +32,9 @@ def busy_response(request: HttpRequest, sentence: str, *, retry_after: int = 2) 
     return response
 
 
-def shed_when_busy(kind: str) -> Callable:
-    """A view decorator: at most SHED_LIMITS[kind] of these run at once in this process."""
+def shed_when_busy(kind: str, sentence: str) -> Callable:
+    """A view decorator: at most SHED_LIMITS[kind] of these run at once in this process; one
+    more is answered 503 with `sentence`."""
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
@@ -43,9 +44,7 @@ def shed_when_busy(kind: str) -> Callable:
                 from blogllm import metrics
 
                 metrics.SHED.labels(kind).inc()
-                return busy_response(
-                    request, "Many people are searching right now; try again in a moment."
-                )
+                return busy_response(request, sentence)
             try:
                 response = view(request, *args, **kwargs)
                 if hasattr(response, "render"):

@@ -6,7 +6,8 @@ Findings (generation.types.Finding), each {kind, label, start, end, text, detail
 - banned_topic: a word or phrase from BLOGLLM_BANNED_TOPICS;
 - toxic: a sentence that reads as abusive or profane: scored one by one by alt-profanity-check
   (a linear model that ships inside the package: no download, CPU, ~1 ms a sentence), or one
-  holding a word of BLOGLLM_GUARD_BLOCKED_WORDS;
+  holding a word of the blocked list editors keep on the dashboard (operators have
+  BLOGLLM_BANNED_TOPICS, above);
 - avoid_word: a word the author's voice guide avoids (advice, not blocking);
 - length / structure: far from the asked length, or no text at all;
 - grounding: few of the final draft's sentences are supported by a source (advice, added once
@@ -113,8 +114,7 @@ def _toxic(text: str) -> list[Finding]:
     if not spans:
         return []
     scores = predict_prob([text[start:end] for start, end in spans])
-    words = [*settings.GUARD_BLOCKED_WORDS, *blocked_words()]
-    blocked = [re.compile(rf"\b{re.escape(word)}\b", re.IGNORECASE) for word in words]
+    blocked = [re.compile(rf"\b{re.escape(word)}\b", re.IGNORECASE) for word in blocked_words()]
     findings = []
     for (start, end), score in zip(spans, scores, strict=True):
         sentence = text[start:end]

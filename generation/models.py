@@ -226,8 +226,8 @@ class VoiceGuide(models.Model):
 
 class BlockedWord(models.Model):
     """A word or phrase the guard flags in every draft and rewrite (generation/guard.py), as
-    editors and compliance officers list them on the dashboard; BLOGLLM_GUARD_BLOCKED_WORDS adds
-    the operator's. Kept lower-case: matching ignores case."""
+    editors and compliance officers list them on the dashboard (the operator's list is
+    BLOGLLM_BANNED_TOPICS). Kept lower-case; matching ignores case."""
 
     word = models.CharField(max_length=100, unique=True)
     added_by = models.ForeignKey(

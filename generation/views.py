@@ -304,7 +304,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if not channels:
         raise PermissionDenied("Only editors and compliance officers see the dashboard.")
     sections = [_channel_dashboard(c, channels) for c in channels]
-    context = {"sections": sections, "blocked_words": BlockedWord.objects.order_by("word")}
+    context = {"sections": sections, "blocked_words": BlockedWord.objects.all()}
     return render(request, "generation/dashboard.html", context)
 
 

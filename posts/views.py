@@ -278,7 +278,8 @@ def revision_detail(request: HttpRequest, post_id: int, version: int) -> HttpRes
 
 @readers_only
 @require_GET
-@shed_when_busy("search")  # it embeds the query: the costliest page per request
+# It embeds the query: the costliest page per request.
+@shed_when_busy("search", "Many people are searching right now; try again in a moment.")
 def search(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET or None)
     hits = None

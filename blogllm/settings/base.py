@@ -93,11 +93,10 @@ MEMORISATION_THRESHOLD = float(env_str("BLOGLLM_MEMORISATION_THRESHOLD", "0.5"))
 BANNED_TOPICS = env_list("BLOGLLM_BANNED_TOPICS", [])
 GENERATION_MAX_REVISIONS = env_int("BLOGLLM_GENERATION_MAX_REVISIONS", 1, minimum=0)
 # The guard's toxicity check (generation/guard.py): a sentence the classifier scores at this
-# probability or more, or that holds one of these words, is rewritten or shown to the editor.
+# probability or more, or that holds a word of the editors' blocked list, is rewritten or shown.
 GUARD_TOXICITY_THRESHOLD = float(env_str("BLOGLLM_GUARD_TOXICITY_THRESHOLD", "0.8"))
 if not 0 < GUARD_TOXICITY_THRESHOLD <= 1:
     raise ImproperlyConfigured("BLOGLLM_GUARD_TOXICITY_THRESHOLD must be a probability above 0.")
-GUARD_BLOCKED_WORDS = env_list("BLOGLLM_GUARD_BLOCKED_WORDS", [])
 # Passages retrieved into a draft's prompt. Each is about 130 tokens on the demo, and reading the
 # prompt is what the first words wait for: 4 keep them within two seconds on one CPU thread.
 GENERATION_SOURCES = env_int("BLOGLLM_GENERATION_SOURCES", 4, minimum=1)

@@ -3,7 +3,6 @@ list for every draft and rewrite; each change is audited."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models.functions import Lower
 
 from accounts import permissions as can
 from accounts.models import User
@@ -19,7 +18,7 @@ def _require_reviewer(by: User) -> None:
 
 
 def blocked_words() -> list[str]:
-    return list(BlockedWord.objects.order_by(Lower("word")).values_list("word", flat=True))
+    return list(BlockedWord.objects.values_list("word", flat=True))
 
 
 @transaction.atomic

@@ -32,8 +32,10 @@ def test_an_abusive_sentence_is_found_at_its_place_and_calm_ones_are_not() -> No
     )
 
 
-def test_editors_blocked_words_are_findings_too(settings) -> None:  # noqa: ANN001
-    settings.GUARD_BLOCKED_WORDS = ["snake oil"]
+def test_editors_blocked_words_are_findings_too() -> None:
+    from generation.models import BlockedWord
+
+    BlockedWord.objects.create(word="snake oil")
     (finding,) = toxic(check_draft(f"{CALM} This cure is snake oil.", channel="general"))
     assert finding["label"] == "blocked" and finding["text"] == "This cure is snake oil."
 
