@@ -72,6 +72,8 @@ class TrainingRun(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Who started it: a person on the runs page (or manage.py), or the channel's RetrainPolicy.
+    scheduled = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     cancel_requested = models.BooleanField(default=False)
     task_id = models.CharField(max_length=64, blank=True)
@@ -161,6 +163,12 @@ class ModelVersion(models.Model):
     #  "briefs", "post_ids", "sampling", "seeds", "code_version", "drafts": [per-draft scores]}
     draft_quality = models.JSONField(null=True, blank=True)
     draft_quality_at = models.DateTimeField(null=True, blank=True)
+    # The counterfactual bias audit (training/bias.py): {"format", "groups": [{group, pairs,
+    # sentiment_gap, ci, …}], "threshold", "failed": [groups], …}; passed False blocks promotion.
+    bias_audit = models.JSONField(null=True, blank=True)
+    bias_audit_passed = models.BooleanField(null=True, blank=True)
+    bias_audit_at = models.DateTimeField(null=True, blank=True)
+    card_uri = models.CharField(max_length=500, blank=True)  # README.md beside the adapter
     created_at = models.DateTimeField(auto_now_add=True)
     promoted_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
@@ -222,3 +230,62 @@ class Promotion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.version} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class RetrainPolicy(models.Model):
+    """When beat retrains a channel by itself (training/services/retraining.py): off by default.
+
+    Due when `min_new_items` posts (or approved notes) exist that the active version's dataset
+    does not hold, or `every_days` days after the active version was trained; beat starts the
+    run in the quiet hour only. The result is a candidate; it is promoted by itself only when
+    `promote_when_better` is set and it passes every gate (retraining.promotion_gates).
+    """
+
+    channel = models.CharField(max_length=16, choices=Channel.choices, unique=True)
+    enabled = models.BooleanField(default=False)
+    min_new_items = models.PositiveIntegerField(null=True, blank=True)
+    every_days = models.PositiveIntegerField(null=True, blank=True)
+    quiet_hour = models.PositiveSmallIntegerField(default=3)  # local time, 0-23
+    promote_when_better = models.BooleanField(default=False)
+    # The editor (general) or compliance officer (clinical) who set it: scheduled runs are
+    # theirs, and stop when they may no longer manage the channel's models.
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "retrain policies"
+
+    def __str__(self) -> str:
+        state = "on" if self.enabled else "off"
+        return f"{self.get_channel_display()} retraining ({state})"
+
+
+class RetrainEvent(models.Model):
+    """What scheduled retraining did, for the history on the models page: a run started (and
+    why), or a candidate it made kept or promoted (and the gates, with their numbers)."""
+
+    class Kind(models.TextChoices):
+        STARTED = "started", "Run started"
+        PROMOTED = "promoted", "Candidate promoted"
+        KEPT = "kept", "Candidate kept"
+        SKIPPED = "skipped", "Due, not started"
+
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    run = models.ForeignKey(
+        TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.TextField()
+    gates = models.JSONField(default=list, blank=True)  # [{gate, passed, candidate, active}]
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.channel}) at {self.at:%Y-%m-%d %H:%M}"
