@@ -7,7 +7,7 @@ Two kinds:
   each process writes its own files and a scrape sums them.
 - **state**, read from Redis and the database when /metrics is scraped: queue depth, runs by
   state, the last training run's loss and speed, deliveries waiting, the audit trail's last
-  verification and the workers' last sign of life.
+  verification, the workers' last sign of life and each channel's latest drift report.
 
 Labels are closed sets (task names, channels, finding kinds, statuses, queues): never a user, a
 path, a title or any text, so no label can carry PHI.
@@ -136,6 +136,7 @@ class StateCollector:
             "generation": lambda: [self._generation_waiting()],
             "webhooks": lambda: [self._webhooks()],
             "audit": lambda: list(self._audit()),
+            "drift": lambda: list(self._drift()),
         }
         failed = GaugeMetricFamily(
             "blogllm_metrics_state_failed",
@@ -258,6 +259,41 @@ class StateCollector:
             intact.add_metric([], 1.0 if last["ok"] else 0.0)
         yield age
         yield intact
+
+    def _drift(self):  # noqa: ANN202
+        from training.models import DriftReport
+
+        score = GaugeMetricFamily(
+            "blogllm_drift_score",
+            "The latest drift report's headline numbers per channel: the domain classifier's "
+            "ROC AUC (0.5: indistinguishable) and the embedding centroids' cosine distance, for "
+            "new posts (corpus_*) and requests (requests_*) against the training posts.",
+            labels=["channel", "part"],
+        )
+        detected = GaugeMetricFamily(
+            "blogllm_drift_detected",
+            "1 when the channel's latest drift report found its posts or requests drifted.",
+            labels=["channel"],
+        )
+        age = GaugeMetricFamily(
+            "blogllm_drift_report_age_seconds",
+            "Seconds since the channel's latest drift report was computed.",
+            labels=["channel"],
+        )
+        latest = (
+            DriftReport.objects.order_by("channel", "-computed_at", "-id")
+            .distinct("channel")
+            .values("channel", "drifted", "computed_at", "report__scores")
+        )
+        for row in latest:
+            for part, value in sorted((row["report__scores"] or {}).items()):
+                if isinstance(value, int | float):
+                    score.add_metric([row["channel"], part], float(value))
+            detected.add_metric([row["channel"]], 1.0 if row["drifted"] else 0.0)
+            age.add_metric([row["channel"]], time.time() - row["computed_at"].timestamp())
+        yield score
+        yield detected
+        yield age
 
 
 def _latest_run_heartbeats() -> list[float]:

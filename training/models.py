@@ -289,3 +289,33 @@ class RetrainEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.channel}) at {self.at:%Y-%m-%d %H:%M}"
+
+
+class DriftReport(models.Model):
+    """How far a channel's new posts and requests have moved from what a version trained on
+    (training/services/drift.py, statistics in training/drift.py), with the drafts' behaviour
+    per week. Computed by beat daily, when the channel's version changes, or on request.
+
+    `report`: {"format", "config", "reference": {posts, notes, missing, snapshot},
+    "parts": {"corpus": Part, "requests": Part}, "behaviour": {metric: [{week, mean, low,
+    high, n}]}, "scores": {"corpus_auc", "corpus_centroid", "requests_auc",
+    "requests_centroid"}, "notes": [sentences]}: numbers only, never a word of the texts.
+    """
+
+    FORMAT = 1
+
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    # The version it compared against: the active one, or with none active the newest candidate.
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    computed_at = models.DateTimeField(auto_now_add=True)
+    report = models.JSONField(default=dict)
+    format_version = models.PositiveSmallIntegerField(default=FORMAT)
+    drifted = models.BooleanField(default=False)  # the corpus or the requests drifted
+
+    class Meta:
+        ordering = ["-computed_at", "-id"]
+        indexes = [models.Index(fields=["channel", "-computed_at"])]
+
+    def __str__(self) -> str:
+        state = "drifted" if self.drifted else "no drift"
+        return f"{self.get_channel_display()} drift report ({state}) at {self.computed_at:%Y-%m-%d}"

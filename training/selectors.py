@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 
 from accounts import permissions as can
 from accounts.models import User
-from training.models import ModelVersion, Promotion, TrainingRun
+from training.models import DriftReport, ModelVersion, Promotion, TrainingRun
 
 # Large per-run fields that list pages never show.
 RUN_LIST_DEFERRED = ("log", "traceback", "points", "checkpoints", "hyperparameters")
@@ -114,3 +114,43 @@ def promotion_list(channel: str, limit: int = 10) -> list[Promotion]:
         .defer(*big)
     )
     return list(promotions[:limit])
+
+
+# --- Drift ---------------------------------------------------------------------------------
+
+DRIFT_WARNINGS = {
+    frozenset({"requests"}): "Requests have moved away from the training posts: retrain or review.",
+    frozenset({"corpus"}): "New posts have moved away from the training posts: retrain or review.",
+    frozenset({"corpus", "requests"}): (
+        "New posts and requests have moved away from the training posts: retrain or review."
+    ),
+}
+
+
+def drift_reference_version(channel: str) -> ModelVersion | None:
+    """The version drift is measured against: the active one, or with none active the newest
+    candidate (so a freshly trained version has a report before anyone promotes it)."""
+    versions = ModelVersion.objects.filter(channel=channel).select_related("dataset")
+    return (
+        versions.filter(status=ModelVersion.Status.ACTIVE).first()
+        or versions.filter(status=ModelVersion.Status.CANDIDATE).order_by("-number").first()
+    )
+
+
+def drift_report_latest(channel: str) -> DriftReport | None:
+    """The channel's newest drift report, whichever version it compared against."""
+    return DriftReport.objects.filter(channel=channel).select_related("version").first()
+
+
+def drift_warning(channel: str) -> str | None:
+    """One sentence for the dashboard when the channel's latest report drifted, and it compared
+    against the version drafts use now (a report on an older version says nothing of this one)."""
+    report = drift_report_latest(channel)
+    if report is None or not report.drifted:
+        return None
+    reference = drift_reference_version(channel)
+    if reference is None or reference.id != report.version_id:
+        return None
+    parts = report.report.get("parts") or {}
+    drifted = frozenset(name for name, part in parts.items() if part.get("drifted"))
+    return DRIFT_WARNINGS.get(drifted, DRIFT_WARNINGS[frozenset({"corpus", "requests"})])

@@ -46,3 +46,25 @@ def model_version_quality_evaluate_task(version_id: int) -> None:
         model_version_quality_evaluate(version=version)
     except DraftQualityError as exc:  # a channel without held-out posts: nothing to retry
         logger.warning("No draft-quality benchmark for %s: %s", version, " ".join(exc.messages))
+
+
+# Bookkeeping on the default queue (CELERY_TASK_ROUTES): embedding texts needs no GPU.
+@shared_task(name="training.tasks.drift_reports_due", ignore_result=True)
+def drift_reports_due_task() -> list[int]:
+    from training.services.drift import drift_reports_due
+
+    return drift_reports_due()
+
+
+@shared_task(name="training.tasks.drift_report_compute", ignore_result=True)
+def drift_report_compute_task(channel: str) -> int | None:
+    """The drift page's "Compute now"."""
+    from django.core.exceptions import ValidationError
+
+    from training.services.drift import drift_report_compute
+
+    try:
+        return drift_report_compute(channel=channel).id
+    except ValidationError as exc:  # no version on the channel (any more): nothing to retry
+        logger.warning("No %s drift report: %s", channel, " ".join(exc.messages))
+        return None

@@ -16,5 +16,6 @@ urlpatterns = [
     path("models/<int:version_id>/archive/", views.version_archive, name="archive"),
     path("models/<int:version_id>/evaluate/", views.version_evaluate, name="evaluate"),
     path("models/<int:version_id>/quality/", views.version_quality, name="quality"),
+    path("models/<slug:channel>/drift/", views.drift, name="drift"),
     path("models/<slug:channel>/rollback/", views.rollback, name="rollback"),
 ]

@@ -6,6 +6,7 @@ and a user who manages none gets 403. Live parts (a running run, the queue) are 
 that poll every 2 s and stop polling once nothing is active.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.humanize.templatetags.humanize import ordinal
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,6 +21,7 @@ from training import charts, selectors
 from training.forms import PromoteForm, RollbackForm, RunStartForm
 from training.models import ModelVersion, TrainingRun
 from training.services.datasets import dataset_preview
+from training.services.drift import BEHAVIOUR, drift_config, drift_report_request
 from training.services.quality import (
     draft_quality_comparison,
     draft_quality_table,
@@ -395,3 +397,88 @@ def version_quality(request: HttpRequest, version_id: int) -> HttpResponse:
             "here when it finishes.",
         )
     return redirect("training:version", version_id=version.id)
+
+
+# --- Drift ---------------------------------------------------------------------------------
+
+DRIFT_VERDICTS = {True: "drifted", False: "no drift", None: "not enough to compare"}
+DRIFT_PARTS = {
+    "corpus": ("New posts vs the training posts", "training posts", "new posts"),
+    "requests": ("Requests vs the training posts' titles and excerpts", "training posts", "briefs"),
+}
+
+
+def drift_statistic_row(statistic: dict) -> dict:
+    """One statistic as the page reads it: its value, its threshold and the verdict."""
+    value, threshold, p = statistic.get("value"), statistic.get("threshold"), statistic["p_value"]
+    if statistic.get("rule") == "p_below":
+        value_text = "" if value is None else f"D = {value:.2f}, p = {p:.2g}"
+        threshold_text = "" if threshold is None else f"p < {threshold:.2g}"
+    else:
+        value_text = "" if value is None else f"{value:.3f}"
+        if p is not None:
+            value_text += f" (p = {p:.2g})"
+        threshold_text = "" if threshold is None else f"above {threshold:.3f}"
+    return {
+        **statistic,
+        "value_text": value_text,
+        "threshold_text": threshold_text,
+        "verdict": DRIFT_VERDICTS[statistic.get("drifted")],
+    }
+
+
+def drift_context(report: dict) -> dict:
+    """The stored report (DriftReport.report) as tables and SVG charts."""
+    parts = []
+    for name, (title, reference, current) in DRIFT_PARTS.items():
+        part = (report.get("parts") or {}).get(name)
+        if not part:
+            continue
+        histogram = part.get("histogram")
+        chart = None
+        if histogram:
+            series = {reference: histogram["reference"], current: histogram["current"]}
+            chart = charts.histogram_svg(histogram["edges"], series, x_label="words",
+                                         title=f"Length: {reference} vs {current}")  # fmt: skip
+        parts.append({
+            "name": name, "title": title, "reference": reference, "current": current,
+            "reference_n": part["reference_n"], "current_n": part["current_n"],
+            "verdict": DRIFT_VERDICTS[part.get("drifted")],
+            "statistics": [drift_statistic_row(s) for s in part["statistics"]],
+            "histogram": chart,
+        })  # fmt: skip
+    behaviour = report.get("behaviour") or {}
+    shares = {"acceptance", "grounding"}
+    weekly = [
+        charts.band_svg(behaviour.get(name) or [], y_label=label, share=name in shares)
+        for name, label in BEHAVIOUR
+    ]
+    return {"parts": parts, "behaviour": weekly, "notes": report.get("notes") or []}
+
+
+@model_managers_only
+@require_http_methods(["GET", "POST"])
+def drift(request: HttpRequest, channel: str) -> HttpResponse:
+    """The channel's latest drift report with its plots; POST ("Compute now") queues another."""
+    if channel not in selectors.visible_channels(request.user):
+        raise Http404("No such channel, or not one you manage.")
+    if request.method == "POST":
+        try:
+            drift_report_request(channel=channel, by=request.user)
+        except (ValidationError, PermissionDenied) as exc:
+            messages.error(request, refusal_text(exc))
+        else:
+            messages.success(
+                request, "Drift report queued: it appears here within a minute or two."
+            )
+        return redirect("training:drift", channel=channel)
+    report = selectors.drift_report_latest(channel)
+    context = {
+        "channel": Post.Channel(channel),
+        "report": report,
+        "reference": selectors.drift_reference_version(channel),
+        "thresholds": drift_config(),
+        "request_days": settings.DRIFT_REQUEST_DAYS,
+        **(drift_context(report.report) if report else {}),
+    }
+    return render(request, "training/drift.html", context)

@@ -110,6 +110,21 @@ if not 0 <= GENERATION_GROUNDING_MIN <= 1:
 WARM_RUNTIME = env_bool("BLOGLLM_WARM_RUNTIME", False)
 # New tokens per evaluation sample (three fixed briefs, base and tuned).
 EVAL_SAMPLE_TOKENS = env_int("BLOGLLM_EVAL_SAMPLE_TOKENS", 120, minimum=1)
+# Drift reports (training/drift.py): a part drifts when one of its tests does; its tests share
+# DRIFT_ALPHA, the chance of a false alarm. The domain classifier (Evidently's text drift test)
+# drifts above DRIFT_AUC_THRESHOLD (or a random classifier's AUC on small samples). Below
+# DRIFT_MIN_ITEMS texts a side, a statistic says "not enough to compare". Requests: the briefs
+# of the last DRIFT_REQUEST_DAYS days. Beat recomputes a report after DRIFT_EVERY_HOURS, or
+# when the channel's version changed.
+DRIFT_ALPHA = float(env_str("BLOGLLM_DRIFT_ALPHA", "0.05"))
+if not 0 < DRIFT_ALPHA < 1:
+    raise ImproperlyConfigured("BLOGLLM_DRIFT_ALPHA must be a probability between 0 and 1.")
+DRIFT_AUC_THRESHOLD = float(env_str("BLOGLLM_DRIFT_AUC_THRESHOLD", "0.55"))
+if not 0.5 <= DRIFT_AUC_THRESHOLD < 1:
+    raise ImproperlyConfigured("BLOGLLM_DRIFT_AUC_THRESHOLD must be from 0.5 up to (not) 1.")
+DRIFT_MIN_ITEMS = env_int("BLOGLLM_DRIFT_MIN_ITEMS", 10, minimum=5)
+DRIFT_REQUEST_DAYS = env_int("BLOGLLM_DRIFT_REQUEST_DAYS", 30, minimum=1)
+DRIFT_EVERY_HOURS = env_int("BLOGLLM_DRIFT_EVERY_HOURS", 24, minimum=1)
 
 # Comma-separated Fernet keys: the first encrypts, all decrypt (rotation: put the new key first).
 FIELD_ENCRYPTION_KEYS = [
@@ -239,6 +254,9 @@ CELERY_TASK_QUEUES = (Queue("default"), Queue("gpu"))
 CELERY_TASK_ROUTES = {
     "training.tasks.training_runs_recover": {"queue": "default"},
     "generation.tasks.generation_runs_recover": {"queue": "default"},
+    # Drift reports embed texts on the CPU: the default queue.
+    "training.tasks.drift_reports_due": {"queue": "default"},
+    "training.tasks.drift_report_compute": {"queue": "default"},
     "training.tasks.*": {"queue": "gpu"},
     "generation.tasks.*": {"queue": "gpu"},
 }
@@ -281,6 +299,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "generation.tasks.generation_runs_recover",
         "schedule": 30.0,
         "options": {"queue": "default"},
+    },
+    # Drift reports: checked every 15 minutes, computed daily and when a channel's version changes.
+    "drift-reports": {
+        "task": "training.tasks.drift_reports_due",
+        "schedule": 900.0,
+        "options": {"queue": "default", "expires": 850},
     },
 }
 
