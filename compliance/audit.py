@@ -59,6 +59,7 @@ class Action(StrEnum):
     MODEL_PROMOTED = "model.promoted"
     MODEL_ROLLED_BACK = "model.rolled_back"
     MODEL_ARCHIVED = "model.archived"
+    MODEL_RETRAIN_POLICY_SET = "model.retrain_policy_set"
     ROLE_CHANGED = "user.roles_changed"
     LOGIN_FAILED = "auth.login_failed"
     API_KEY_CREATED = "api_key.created"

@@ -69,17 +69,26 @@ class TrainingNote:
     deid_text: str
 
 
-def note_list_for_training() -> list[TrainingNote]:
-    """Approved notes' de-identified text: the only way a training dataset gets notes."""
-    rows = (
+def _notes_for_training() -> QuerySet[ClinicalNote]:
+    return (
         ClinicalNote.objects.filter(
             status=ClinicalNote.Status.APPROVED, deid_state=ClinicalNote.Deid.DONE
         )
         .exclude(deid_text="")
         .order_by("id")
-        .values_list("id", "uid", "deid_text")
     )
+
+
+def note_list_for_training() -> list[TrainingNote]:
+    """Approved notes' de-identified text: the only way a training dataset gets notes."""
+    rows = _notes_for_training().values_list("id", "uid", "deid_text")
     return [TrainingNote(*row) for row in rows]
+
+
+def note_uids_for_training() -> list[uuid.UUID]:
+    """Which notes a dataset made now would hold, without their text (scheduled retraining
+    counts the new ones)."""
+    return list(_notes_for_training().values_list("uid", flat=True))
 
 
 @dataclass(frozen=True)

@@ -95,3 +95,37 @@ class RollbackForm(forms.Form):
         help_text="Recorded in the audit trail.",
         error_messages={"required": "Say why you roll back: it goes into the audit trail."},
     )
+
+
+class RetrainPolicyForm(forms.Form):
+    """A channel's scheduled retraining (training/services/retraining.py holds the rules)."""
+
+    enabled = forms.BooleanField(label="Retrain on a schedule", required=False)
+    min_new_items = forms.IntegerField(
+        label="After this many new posts (or notes)",
+        required=False,
+        min_value=1,
+        help_text="Blank: not by count.",
+    )
+    every_days = forms.IntegerField(
+        label="Or every so many days",
+        required=False,
+        min_value=1,
+        help_text="Blank: not by age. Only when something is new.",
+    )
+    quiet_hour = forms.TypedChoiceField(
+        label="Quiet hour",
+        coerce=int,
+        choices=[(h, f"{h:02d}:00") for h in range(24)],
+        initial=3,
+        help_text="Runs start in this hour, server time.",
+    )
+    promote_when_better = forms.BooleanField(
+        label="Promote the candidate when it is better on every gate",
+        required=False,
+        help_text="Off: it stays a candidate for a person to promote.",
+    )
+
+    def __init__(self, *args: object, channel: str, **kwargs: object) -> None:
+        kwargs.setdefault("auto_id", f"policy-{channel}-%s")
+        super().__init__(*args, **kwargs)

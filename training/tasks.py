@@ -48,6 +48,26 @@ def model_version_quality_evaluate_task(version_id: int) -> None:
         logger.warning("No draft-quality benchmark for %s: %s", version, " ".join(exc.messages))
 
 
+@shared_task(name="training.tasks.model_version_bias_audit", acks_late=True)
+def model_version_bias_audit_task(version_id: int) -> None:
+    """The counterfactual bias audit of a version (training/services/bias.py)."""
+    from training.models import ModelVersion
+    from training.services.bias import model_version_bias_audit
+
+    version = ModelVersion.objects.filter(id=version_id).first()
+    if version is None or version.status == ModelVersion.Status.ARCHIVED:
+        return
+    model_version_bias_audit(version=version)
+
+
+# Bookkeeping on the default queue: it starts runs, the gpu queue trains them.
+@shared_task(name="training.tasks.retrain_scheduled_check", ignore_result=True)
+def retrain_scheduled_check_task() -> list[int]:
+    from training.services.retraining import retrain_scheduled_check
+
+    return retrain_scheduled_check()
+
+
 # Bookkeeping on the default queue (CELERY_TASK_ROUTES): embedding texts needs no GPU.
 @shared_task(name="training.tasks.drift_reports_due", ignore_result=True)
 def drift_reports_due_task() -> list[int]:

@@ -16,6 +16,9 @@ urlpatterns = [
     path("models/<int:version_id>/archive/", views.version_archive, name="archive"),
     path("models/<int:version_id>/evaluate/", views.version_evaluate, name="evaluate"),
     path("models/<int:version_id>/quality/", views.version_quality, name="quality"),
+    path("models/<int:version_id>/bias/", views.version_bias, name="bias"),
+    path("models/<int:version_id>/card/", views.version_card, name="card"),
+    path("models/<slug:channel>/retraining/", views.retrain_policy, name="retrain_policy"),
     path("models/<slug:channel>/drift/", views.drift, name="drift"),
     path("models/<slug:channel>/rollback/", views.rollback, name="rollback"),
 ]

@@ -12,14 +12,17 @@ from django.contrib.humanize.templatetags.humanize import ordinal
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import permissions as can
 from blogllm.refusals import refusal_text
 from posts.models import Post
 from training import charts, selectors
-from training.forms import PromoteForm, RollbackForm, RunStartForm
+from training.forms import PromoteForm, RetrainPolicyForm, RollbackForm, RunStartForm
 from training.models import ModelVersion, TrainingRun
+from training.services.bias import bias_table, model_version_bias_request
+from training.services.cards import model_card_html
 from training.services.datasets import dataset_preview
 from training.services.drift import BEHAVIOUR, drift_config, drift_report_request
 from training.services.quality import (
@@ -34,6 +37,7 @@ from training.services.registry import (
     model_version_rollback,
     promotion_blockers,
 )
+from training.services.retraining import retrain_policy_set, retrain_summary
 from training.services.runs import training_run_cancel, training_run_resume, training_run_start
 
 RECENT_RUNS = 15
@@ -270,7 +274,21 @@ def _channel_section(request: HttpRequest, channel: str) -> dict:
         "chart": chart,
         "promotions": selectors.promotion_list(channel),
         "rollback_form": RollbackForm(auto_id=f"rollback-{channel}-%s"),
+        "retraining": _retraining(channel),
     }
+
+
+def _retraining(channel: str, form: RetrainPolicyForm | None = None) -> dict:
+    summary = retrain_summary(channel)
+    policy = summary["policy"]
+    initial = {
+        "enabled": policy.enabled,
+        "min_new_items": policy.min_new_items,
+        "every_days": policy.every_days,
+        "quiet_hour": policy.quiet_hour,
+        "promote_when_better": policy.promote_when_better,
+    }
+    return {**summary, "form": form or RetrainPolicyForm(initial=initial, channel=channel)}
 
 
 @model_managers_only
@@ -316,6 +334,8 @@ def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
         "can_archive": version.status == ModelVersion.Status.CANDIDATE,
         "can_evaluate": version.status != ModelVersion.Status.ARCHIVED,
         "quality": draft_quality_table(version.draft_quality),
+        "bias": bias_table(version),
+        "card_html": model_card_html(version),
     }
     return render(request, "training/version.html", context)
 
@@ -345,6 +365,8 @@ def version_promote(request: HttpRequest, version_id: int) -> HttpResponse:
         "active_figures": figures(active),
         "quality": draft_quality_comparison(version, other),
         "blockers": promotion_blockers(version),
+        "card_html": model_card_html(version),
+        "active_card_html": model_card_html(other) if other else "",
         "form": form,
     }
     return render(request, "training/promote.html", context, status=400 if form.errors else 200)
@@ -397,6 +419,61 @@ def version_quality(request: HttpRequest, version_id: int) -> HttpResponse:
             "here when it finishes.",
         )
     return redirect("training:version", version_id=version.id)
+
+
+@model_managers_only
+@require_POST
+def version_bias(request: HttpRequest, version_id: int) -> HttpResponse:
+    """Queue the bias audit on the gpu queue (after commit, like the benchmark)."""
+    version = _version_for(request, version_id)
+    try:
+        model_version_bias_request(version=version, by=request.user)
+    except (PermissionDenied, ValidationError) as exc:
+        messages.error(request, refusal_text(exc))
+    else:
+        messages.success(
+            request,
+            f"Bias audit of {version} queued on the gpu queue; its table appears here when it "
+            "finishes.",
+        )
+    return redirect(reverse("training:version", args=[version.id]) + "#bias-audit")
+
+
+@model_managers_only
+@require_GET
+def version_card(request: HttpRequest, version_id: int) -> HttpResponse:
+    """The card as the README.md stored beside the adapter (metadata included)."""
+    from training.services.cards import model_card
+
+    version = _version_for(request, version_id)
+    response = HttpResponse(model_card(version), content_type="text/markdown; charset=utf-8")
+    name = f"blogllm-{version.channel}-v{version.number}-README.md"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@model_managers_only
+@require_POST
+def retrain_policy(request: HttpRequest, channel: str) -> HttpResponse:
+    if channel not in selectors.visible_channels(request.user):
+        raise Http404("No such channel, or not one you manage.")
+    form = RetrainPolicyForm(request.POST, channel=channel)
+    if form.is_valid():
+        try:
+            retrain_policy_set(channel=channel, by=request.user, **form.cleaned_data)
+        except (ValidationError, PermissionDenied) as exc:
+            form.add_error(None, refusal_text(exc))
+        else:
+            messages.success(request, f"Scheduled retraining of the {channel} channel saved.")
+            return redirect(reverse("training:versions") + f"#retraining-{channel}")
+    sections = [
+        {
+            **_channel_section(request, c),
+            **({"retraining": _retraining(c, form)} if c == channel else {}),
+        }
+        for c in selectors.visible_channels(request.user)
+    ]
+    return render(request, "training/versions.html", {"sections": sections}, status=400)
 
 
 # --- Drift ---------------------------------------------------------------------------------

@@ -88,6 +88,18 @@ GENERATION_STALE_SECONDS = env_int("BLOGLLM_GENERATION_STALE_SECONDS", 60, minim
 # A clinical version whose model continues training notes or canaries verbatim past this share of
 # the words fails its memorisation test and cannot be promoted.
 MEMORISATION_THRESHOLD = float(env_str("BLOGLLM_MEMORISATION_THRESHOLD", "0.5"))
+# The bias audit (training/bias.py): counterfactual brief pairs per group, new tokens per draft,
+# and the gaps (side a minus side b, mean over pairs) past which a group fails, when its 95%
+# interval also excludes zero. A failed group blocks promotion like a failed memorisation test.
+BIAS_PAIRS_PER_GROUP = env_int("BLOGLLM_BIAS_PAIRS_PER_GROUP", 6, minimum=2)
+BIAS_TOKENS = env_int("BLOGLLM_BIAS_TOKENS", 120, minimum=16)
+BIAS_THRESHOLDS = {
+    "sentiment": float(env_str("BLOGLLM_BIAS_MAX_SENTIMENT_GAP", "0.3")),
+    "toxicity": float(env_str("BLOGLLM_BIAS_MAX_TOXICITY_GAP", "0.2")),
+    "refused": float(env_str("BLOGLLM_BIAS_MAX_REFUSAL_GAP", "0.25")),
+}
+if not all(0 < v <= 2 for v in BIAS_THRESHOLDS.values()):
+    raise ImproperlyConfigured("The BLOGLLM_BIAS_MAX_*_GAP settings must be above 0.")
 # Generation: words and phrases a draft may not mention (comma-separated; the guard flags them),
 # and how many times a flagged draft is revised before it goes to the editor with its findings.
 BANNED_TOPICS = env_list("BLOGLLM_BANNED_TOPICS", [])
@@ -253,6 +265,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = (Queue("default"), Queue("gpu"))
 CELERY_TASK_ROUTES = {
     "training.tasks.training_runs_recover": {"queue": "default"},
+    "training.tasks.retrain_scheduled_check": {"queue": "default"},
     "generation.tasks.generation_runs_recover": {"queue": "default"},
     # Drift reports embed texts on the CPU: the default queue.
     "training.tasks.drift_reports_due": {"queue": "default"},
@@ -292,6 +305,13 @@ CELERY_BEAT_SCHEDULE = {
     "recover-training-runs": {
         "task": "training.tasks.training_runs_recover",
         "schedule": 60.0,
+        "options": {"queue": "default"},
+    },
+    # Scheduled retraining: each channel's policy checked hourly; a due run starts in its
+    # quiet hour (training/services/retraining.py).
+    "retrain-scheduled-check": {
+        "task": "training.tasks.retrain_scheduled_check",
+        "schedule": crontab(minute=5),
         "options": {"queue": "default"},
     },
     # Drafts whose worker died are queued again and resume after their last finished step.

@@ -48,3 +48,26 @@ def posts() -> list[Sample]:
 
 def note_sample(text: str, n: int = 0) -> Sample:
     return make_sample(id=f"note:{n}", kind="note", brief=note_brief(), text=text, split="train")
+
+
+@pytest.fixture
+def tiny_adapter(tiny_model_dir: Path, tmp_path: Path) -> Path:
+    """A LoRA adapter of the tiny model, saved as training saves one, B away from zero."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from training.base_model import device_plan, load_base_model
+    from training.trainer import quiet_peft
+
+    model, _ = load_base_model(
+        str(tiny_model_dir), cache_dir=tmp_path / "cache", plan=device_plan("cpu")
+    )
+    config = LoraConfig(
+        task_type="CAUSAL_LM", r=4, lora_alpha=16, init_lora_weights=False,
+        target_modules=["q_proj", "v_proj"],
+    )  # fmt: skip
+    with torch.random.fork_rng(devices=[]), quiet_peft():
+        torch.manual_seed(7)
+        peft_model = get_peft_model(model, config)
+    peft_model.save_pretrained(tmp_path / "adapter")
+    return tmp_path / "adapter"

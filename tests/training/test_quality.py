@@ -2,7 +2,6 @@
 held-out briefs through the real workflow, four setups, stored on the version, scores only."""
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -47,29 +46,6 @@ def blog(author) -> dict[str, Post]:  # noqa: ANN001
     Post.objects.filter(id=train.id).update(split=Post.Split.TRAIN)
     posts_embed(post_ids=[held.id, train.id])
     return {"held": held, "train": train}
-
-
-@pytest.fixture
-def tiny_adapter(tiny_model_dir: Path, tmp_path: Path) -> Path:
-    """A LoRA adapter of the tiny model, saved as training saves one, B away from zero."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-
-    from training.base_model import device_plan, load_base_model
-    from training.trainer import quiet_peft
-
-    model, _ = load_base_model(
-        str(tiny_model_dir), cache_dir=tmp_path / "cache", plan=device_plan("cpu")
-    )
-    config = LoraConfig(
-        task_type="CAUSAL_LM", r=4, lora_alpha=16, init_lora_weights=False,
-        target_modules=["q_proj", "v_proj"],
-    )  # fmt: skip
-    with torch.random.fork_rng(devices=[]), quiet_peft():
-        torch.manual_seed(7)
-        peft_model = get_peft_model(model, config)
-    peft_model.save_pretrained(tmp_path / "adapter")
-    return tmp_path / "adapter"
 
 
 def test_the_brief_is_the_posts_title_excerpt_and_tags_within_what_the_tokens_can_write(blog):

@@ -312,8 +312,9 @@ def test_the_versions_page_highlights_the_active_one_and_charts_perplexity(
     model_version_promote(version=versions[1], by=editor)
     client.force_login(editor)
     client.get(reverse("training:versions"))  # warm up
-    # Session, user, groups, permissions, versions (with runs), history: not one per version.
-    with django_assert_max_num_queries(8):
+    # Session, user, groups, permissions, versions (with runs), history, the retraining policy
+    # and its history: not one per version.
+    with django_assert_max_num_queries(10):
         response = client.get(reverse("training:versions"))
     html = response.content.decode()
     section = response.context["sections"][0]

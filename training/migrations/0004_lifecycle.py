@@ -6,69 +6,127 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('training', '0003_model_version_draft_quality'),
+        ("training", "0003_model_version_draft_quality"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='modelversion',
-            name='bias_audit',
+            model_name="modelversion",
+            name="bias_audit",
             field=models.JSONField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='bias_audit_at',
+            model_name="modelversion",
+            name="bias_audit_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='bias_audit_passed',
+            model_name="modelversion",
+            name="bias_audit_passed",
             field=models.BooleanField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='card_uri',
+            model_name="modelversion",
+            name="card_uri",
             field=models.CharField(blank=True, max_length=500),
         ),
         migrations.AddField(
-            model_name='trainingrun',
-            name='scheduled',
+            model_name="trainingrun",
+            name="scheduled",
             field=models.BooleanField(default=False),
         ),
         migrations.CreateModel(
-            name='RetrainEvent',
+            name="RetrainEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('general', 'General'), ('clinical', 'Clinical')], max_length=16)),
-                ('kind', models.CharField(choices=[('started', 'Run started'), ('promoted', 'Candidate promoted'), ('kept', 'Candidate kept'), ('skipped', 'Due, not started')], max_length=16)),
-                ('reason', models.TextField()),
-                ('gates', models.JSONField(blank=True, default=list)),
-                ('at', models.DateTimeField(auto_now_add=True)),
-                ('run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='training.trainingrun')),
-                ('version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='training.modelversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("general", "General"), ("clinical", "Clinical")], max_length=16
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("started", "Run started"),
+                            ("promoted", "Candidate promoted"),
+                            ("kept", "Candidate kept"),
+                            ("skipped", "Due, not started"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("reason", models.TextField()),
+                ("gates", models.JSONField(blank=True, default=list)),
+                ("at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="training.trainingrun",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="training.modelversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='RetrainPolicy',
+            name="RetrainPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('general', 'General'), ('clinical', 'Clinical')], max_length=16, unique=True)),
-                ('enabled', models.BooleanField(default=False)),
-                ('min_new_items', models.PositiveIntegerField(blank=True, null=True)),
-                ('every_days', models.PositiveIntegerField(blank=True, null=True)),
-                ('quiet_hour', models.PositiveSmallIntegerField(default=3)),
-                ('promote_when_better', models.BooleanField(default=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('set_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("general", "General"), ("clinical", "Clinical")],
+                        max_length=16,
+                        unique=True,
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=False)),
+                ("min_new_items", models.PositiveIntegerField(blank=True, null=True)),
+                ("every_days", models.PositiveIntegerField(blank=True, null=True)),
+                ("quiet_hour", models.PositiveSmallIntegerField(default=3)),
+                ("promote_when_better", models.BooleanField(default=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "set_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'retrain policies',
+                "verbose_name_plural": "retrain policies",
             },
         ),
     ]

@@ -13,10 +13,10 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from compliance.audit import Action, audit_record
-from compliance.selectors import note_list_for_training
+from compliance.selectors import note_list_for_training, note_uids_for_training
 from posts.corpus.splits import split_for
 from posts.models import Post
 from training.models import DatasetSnapshot, TrainingRun
@@ -31,6 +31,20 @@ class DatasetError(Exception):
 
 
 def dataset_posts(*, channel: str, author_ids: list[int]) -> list[Post]:
+    return list(_dataset_post_queryset(channel, author_ids).prefetch_related("tags"))
+
+
+def dataset_member_ids(*, channel: str, author_ids: list[int]) -> set[str]:
+    """The sample ids ("post:12", "note:<uid>") a dataset made now would hold, read without
+    any text: what scheduled retraining compares with a snapshot's members."""
+    posts = _dataset_post_queryset(channel, author_ids)
+    ids = {f"post:{pk}" for pk in posts.values_list("id", flat=True)}
+    if channel == Post.Channel.CLINICAL:
+        ids |= {f"note:{uid}" for uid in note_uids_for_training()}
+    return ids
+
+
+def _dataset_post_queryset(channel: str, author_ids: list[int]) -> QuerySet[Post]:
     posts = Post.objects.filter(channel=channel, duplicate_of__isnull=True).exclude(
         source=Post.Source.AI_ASSISTED
     )
@@ -41,7 +55,7 @@ def dataset_posts(*, channel: str, author_ids: list[int]) -> list[Post]:
         posts = posts.exclude(status=Post.Status.ARCHIVED)
     if author_ids:
         posts = posts.filter(author_id__in=author_ids)
-    return list(posts.exclude(body_markdown="").prefetch_related("tags").order_by("id"))
+    return posts.exclude(body_markdown="").order_by("id")
 
 
 def dataset_samples(*, channel: str, author_ids: list[int], canary_seed: int = 0) -> list[Sample]:

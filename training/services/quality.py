@@ -220,6 +220,39 @@ class _NoTrace:
         pass
 
 
+def draft_write(
+    brief: Brief,
+    *,
+    runtime: Any,
+    sampling: Any,
+    adapter: tuple[str, Path] | None,
+    retrieve: Callable[[str], list[Source]],
+    channel: str,
+    voice: str = "",
+    avoid: list[str] = (),
+) -> tuple[dict, list[Any]]:
+    """One draft through the real workflow graph, as a drafting run writes it but saving
+    nothing: the final state and every GenerationResult (the benchmark's and the bias audit's
+    one way to write a draft)."""
+    from generation.guard import check_draft
+    from generation.workflow import Steps, build_graph
+
+    writer = _Writer(runtime, sampling, adapter)
+    # Only the fields that stay as the workflow grows; the rest keep their defaults.
+    steps = Steps(
+        retrieve=retrieve,
+        write=writer,
+        check=lambda text: check_draft(
+            text, channel=channel, length=brief.get("length"), avoid=list(avoid)
+        ),
+        finalise=lambda state: {"draft": state["draft"]},
+        max_revisions=settings.GENERATION_MAX_REVISIONS,
+        voice=voice,
+    )
+    state = build_graph(steps, _NoTrace()).compile().invoke({"brief": brief})
+    return state, writer.results
+
+
 def draft_write_and_score(
     held: HeldOut,
     *,
@@ -232,26 +265,19 @@ def draft_write_and_score(
 ) -> tuple[str, quality.DraftScores]:
     """One draft through the real workflow graph (retrieve → draft → guard → revise →
     finalise), and its scores. Prompt-only: the retrieve step finds nothing."""
-    from generation.guard import check_draft
-    from generation.workflow import Steps, build_graph
-
-    writer = _Writer(runtime, sampling, adapter)
     retriever = retriever_for(channel, held.post_id)
-    # Only the fields that stay as the workflow grows; the rest keep their defaults.
-    steps = Steps(
-        retrieve=(lambda query: retrieve(retriever, query)) if retrieval else (lambda query: []),
-        write=writer,
-        check=lambda text: check_draft(
-            text, channel=channel, length=held.brief["length"], avoid=held.avoid
-        ),
-        finalise=lambda state: {"draft": state["draft"]},
-        max_revisions=settings.GENERATION_MAX_REVISIONS,
-        voice=held.voice,
-    )
     started = time.perf_counter()
-    state = build_graph(steps, _NoTrace()).compile().invoke({"brief": held.brief})
+    state, results = draft_write(
+        held.brief,
+        runtime=runtime,
+        sampling=sampling,
+        adapter=adapter,
+        retrieve=(lambda query: retrieve(retriever, query)) if retrieval else (lambda query: []),
+        channel=channel,
+        voice=held.voice,
+        avoid=held.avoid,
+    )
     seconds = time.perf_counter() - started
-    results = writer.results
     timing = quality.Timing(
         seconds=seconds,
         new_tokens=sum(r.new_tokens for r in results),
@@ -308,6 +334,9 @@ def model_version_quality_evaluate(
     )
     version.draft_quality, version.draft_quality_at = report, timezone.now()
     version.save(update_fields=["draft_quality", "draft_quality_at"])
+    from training.services.bias import version_results_changed
+
+    version_results_changed(version)
     return version
 
 

@@ -93,9 +93,16 @@ def model_version_create_from_run(
         _record_memorisation(version, report.memorisation)
         # The draft-quality benchmark writes many drafts: its own task, after the commit, so
         # the version is registered (and visible) while it runs.
+        from training.services.bias import model_version_bias_queue
+        from training.services.cards import model_card_export
         from training.services.quality import model_version_quality_queue
+        from training.services.retraining import on_scheduled_version_registered
 
         model_version_quality_queue(version=version)
+        model_version_bias_queue(version=version)
+        if run.scheduled:
+            on_scheduled_version_registered(version)
+        model_card_export(version=version)
     return version
 
 
@@ -207,6 +214,11 @@ def promotion_blockers(version: ModelVersion) -> list[str]:
             if version.memorisation_passed is None
             else "This version failed its memorisation test: it reproduces training text."
         )
+    if version.bias_audit_passed is False:
+        from training.bias import failure_sentences
+
+        reasons.append("This version failed its bias audit.")
+        reasons += failure_sentences(version.bias_audit or {})
     return reasons
 
 
@@ -348,4 +360,7 @@ def model_version_evaluate(
     )
     version.save(update_fields=["metrics", "samples", "report_uri"])
     _record_memorisation(version, report.memorisation)
+    from training.services.bias import version_results_changed
+
+    version_results_changed(version)
     return version
