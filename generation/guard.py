@@ -11,7 +11,9 @@ Findings (generation.types.Finding), each {kind, label, start, end, text, detail
 - avoid_word: a word the author's voice guide avoids (advice, not blocking);
 - length / structure: far from the asked length, or no text at all;
 - grounding: few of the final draft's sentences are supported by a source (advice, added once
-  the draft is final: see generation/services/execute.py).
+  the draft is final: see generation/services/execute.py);
+- unsupported: a sentence of the final draft states a number, date or name that neither the
+  brief nor any source does (advice, added with grounding: see generation/claims.py).
 On the clinical channel a finding's `text` is left out: the trace must hold no PHI.
 """
 

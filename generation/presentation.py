@@ -13,6 +13,7 @@ from generation.models import GenerationRun, RunStep
 from generation.stats import Mean, Rate
 from generation.types import Finding, StoredSource
 from posts.diffs import diff_html
+from posts.models import Post
 
 CITATION = re.compile(r"\[(\d{1,3})\]")
 
@@ -24,28 +25,69 @@ def _safe(html: str) -> SafeString:
 
 def draft_html(text: str, *, sources: list[StoredSource], findings: list[Finding]) -> SafeString:
     """The draft, escaped, with guard findings as <mark> (by their offsets) and citation
-    markers [n] as links to the cited source. Overlapping findings: the first one wins."""
-    spans = sorted(
-        (f["start"], f["end"], f)
-        for f in findings
-        if isinstance(f.get("start"), int)
-        and isinstance(f.get("end"), int)
-        and 0 <= f["start"] < f["end"] <= len(text)
-    )
+    markers [n] as links to the cited source. Overlapping findings: the first one wins. A
+    sentence with claims not found in the sources ("unsupported") is marked around them, with
+    its note after it in words: the mark is not colour alone."""
+    placed = [f for f in findings if _placed(f, len(text))]
+    claims = _first_wins([f for f in placed if f.get("kind") == "unsupported"])
+    marks = _first_wins([f for f in placed if f.get("kind") != "unsupported"])
     targets = {s.get("n"): s for s in sources}
     parts, at = [], 0
-    for start, end, finding in spans:
-        if start < at:
+    for claim in claims:
+        parts.append(_marked(text, at, claim["start"], marks, targets))
+        detail = escape(claim.get("detail", ""))
+        parts.append(
+            f'<span class="finding finding-unsupported" title="{detail}">'
+            f"{_marked(text, claim['start'], claim['end'], marks, targets)}"
+            f'<small class="unsupported-note"> <span aria-hidden="true">⚠</span> {detail}</small>'
+            "</span>"
+        )
+        at = claim["end"]
+    parts.append(_marked(text, at, len(text), marks, targets))
+    return _safe("".join(parts))
+
+
+def draft_findings(run: GenerationRun) -> list[Finding]:
+    """The findings the draft view marks in the text. On the clinical channel the guard's
+    offsets are the raw draft's, not those of the de-identified text the page shows, so only
+    the unsupported claims (found in the stored text itself) are marked there."""
+    if run.channel == Post.Channel.CLINICAL:
+        return [f for f in run.findings if f.get("kind") == "unsupported"]
+    return run.findings
+
+
+def _placed(finding: Finding, length: int) -> bool:
+    start, end = finding.get("start"), finding.get("end")
+    return isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= length
+
+
+def _first_wins(findings: list[Finding]) -> list[Finding]:
+    """In order of place; one that overlaps an earlier one is left out."""
+    kept, at = [], 0
+    for finding in sorted(findings, key=lambda f: (f["start"], f["end"])):
+        if finding["start"] >= at:
+            kept.append(finding)
+            at = finding["end"]
+    return kept
+
+
+def _marked(text: str, start: int, end: int, marks: list[Finding], targets: dict) -> str:
+    """text[start:end] escaped, with the marks in it (cut at its edges: a mark may run on past
+    an unsupported sentence it began in) and its citations linked."""
+    parts, at = [], start
+    for finding in marks:
+        lo, hi = max(finding["start"], start), min(finding["end"], end)
+        if lo >= hi:
             continue
-        parts.append(_cited(text[at:start], targets))
+        parts.append(_cited(text[at:lo], targets))
         title = escape(f"{finding.get('kind', '')}: {finding.get('detail', '')}")
         parts.append(
             f'<mark class="finding finding-{escape(finding.get("kind", ""))}" title="{title}">'
-            f"{_cited(text[start:end], targets)}</mark>"
+            f"{_cited(text[lo:hi], targets)}</mark>"
         )
-        at = end
-    parts.append(_cited(text[at:], targets))
-    return _safe("".join(parts))
+        at = hi
+    parts.append(_cited(text[at:end], targets))
+    return "".join(parts)
 
 
 def _cited(text: str, targets: dict) -> str:

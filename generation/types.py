@@ -49,10 +49,18 @@ class StoredSource(SourceFields):
 
 
 FindingKind = Literal[
-    "phi", "overlap", "banned_topic", "toxic", "avoid_word", "length", "structure", "grounding"
+    "phi",
+    "overlap",
+    "banned_topic",
+    "toxic",
+    "avoid_word",
+    "length",
+    "structure",
+    "grounding",
+    "unsupported",  # a sentence states a number, date or name no source does (claims.py)
 ]
 # Advice: shown to the editor, never a reason to hold a draft back as needing review.
-ADVICE: frozenset[str] = frozenset({"length", "avoid_word", "grounding"})
+ADVICE: frozenset[str] = frozenset({"length", "avoid_word", "grounding", "unsupported"})
 # What the targeted revise rewrites where it was found: the sentence that holds it.
 SENTENCE_FIXABLE: frozenset[str] = frozenset(
     {"phi", "overlap", "banned_topic", "toxic", "avoid_word"}

@@ -43,6 +43,7 @@ from generation.forms import (
 )
 from generation.models import BlockedWord, Experiment, GenerationRun
 from generation.presentation import (
+    draft_findings,
     draft_html,
     proposal_html,
     run_figures,
@@ -112,11 +113,8 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         "finished": finished,
         "figures": run_figures(run),
         "can_cancel": not finished and not run.cancel_requested,
-        "draft": draft_html(
-            run.output,
-            sources=run.sources,
-            findings=run.findings if run.channel == Post.Channel.GENERAL else [],
-        ),
+        "draft": draft_html(run.output, sources=run.sources, findings=draft_findings(run)),
+        "unsupported": sum(f.get("kind") == "unsupported" for f in run.findings),
         "sources": source_rows(run),
         "proposal": proposal_html(run) if finished else "",
         "scores": score_rows(run) if finished and run.kind == GenerationRun.Kind.DRAFT else [],

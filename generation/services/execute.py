@@ -289,6 +289,7 @@ def draft_finalise(run: GenerationRun, end: Callable[[], None], state: DraftStat
     style, grounded = draft_scores(run, state["draft"], state.get("sources", []))
     weak = grounding_finding(grounded, settings.GENERATION_GROUNDING_MIN) if sources else None
     findings: list[Finding] = clean(state.get("findings", [])) + ([weak] if weak else [])
+    findings += unsupported_claims(run, text, state.get("sources", []))
     status = _outcome(findings)
     post = post_create(
         author=run.requested_by,
@@ -315,6 +316,19 @@ def draft_finalise(run: GenerationRun, end: Callable[[], None], state: DraftStat
     stream.end(run, status, post.id)
     _observe(run)
     return {"post_id": post.id, "status": status}
+
+
+def unsupported_claims(run: GenerationRun, text: str, sources: list[Source]) -> list[Finding]:
+    """The sentences of the saved draft stating a number, date or name that neither the brief
+    nor any source does (generation/claims.py); a prompt-only draft is checked against its
+    brief alone. Checked on `text` as stored (de-identified on clinical), so the findings'
+    offsets are the page's, and passed through the sanitizer like every stored finding."""
+    from generation.claims import unsupported_findings
+
+    found = unsupported_findings(
+        text, brief=run.brief, sources=[s["text"] for s in sources], channel=run.channel
+    )
+    return sanitizer(run.channel)(found)
 
 
 def proposal_finalise(run: GenerationRun, end: Callable[[], None], state: DraftState) -> dict:

@@ -218,6 +218,71 @@ def test_a_finished_run_shows_its_draft_with_citations_sources_and_findings(clie
     assert url("stream", run) not in html  # nothing left to stream
 
 
+CLAIMED = "Tea calms me [1]. In 2019, 1,200 readers took <b>tea</b>. Rest well."
+
+
+def unsupported(text: str, sentence: str, detail: str) -> dict:
+    start = text.index(sentence)
+    return {"kind": "unsupported", "label": "number, date", "start": start,
+            "end": start + len(sentence), "text": sentence, "detail": detail}  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_sentence_with_claims_not_in_the_sources_is_marked_with_a_note_in_words(
+    client, author
+) -> None:  # noqa: ANN001
+    sentence = "In 2019, 1,200 readers took <b>tea</b>."
+    tag = CLAIMED.index("<b>")
+    run = make_run(
+        author, status=S.SUCCEEDED, output=CLAIMED,
+        sources=[{"n": 1, "source": "post", "title": "Tea", "score": 0.1, "excerpt": "Tea."}],
+        findings=[
+            unsupported(CLAIMED, sentence, "States “2019” and “1,200”, not found in your sources."),
+            {"kind": "banned_topic", "label": "b", "start": tag, "end": tag + len("<b>tea</b>"),
+             "text": "<b>tea</b>", "detail": "Mentions “tea”."},
+        ],
+    )  # fmt: skip
+    client.force_login(author)
+
+    html = client.get(url("run", run)).content.decode()
+
+    detail = "States “2019” and “1,200”, not found in your sources."
+    assert f'<span class="finding finding-unsupported" title="{detail}">' in html
+    # The guard's own mark stays inside the marked sentence, and the note follows it in words
+    # (not colour alone), the icon hidden from screen readers.
+    assert (
+        '1,200 readers took <mark class="finding finding-banned_topic" title="banned_topic: '
+        'Mentions “tea”.">&lt;b&gt;tea&lt;/b&gt;</mark>.<small class="unsupported-note"> '
+        f'<span aria-hidden="true">⚠</span> {detail}</small></span> Rest well.'
+    ) in html
+    assert "1 sentence marked" in html and 'aria-describedby="unsupported-legend"' in html
+    assert "<b>tea</b>" not in html
+
+
+@pytest.mark.django_db
+def test_a_clinical_draft_marks_its_unsupported_sentences_but_not_the_guards_raw_offsets(
+    client, officer
+) -> None:  # noqa: ANN001
+    text = "Rest helps. About 40% of [NAME]'s patients sleep better."
+    sentence = "About 40% of [NAME]'s patients sleep better."
+    finding = unsupported(text, sentence, "States a number not found in your sources.")
+    run = make_run(
+        officer, channel=CLINICAL, status=S.NEEDS_REVIEW, output=text,
+        findings=[
+            finding | {"text": "", "label": "number"},
+            {"kind": "phi", "label": "NAME", "start": 0, "end": 4, "text": "",
+             "detail": "Looks like a person's name (NAME)."},
+        ],
+    )  # fmt: skip
+    client.force_login(officer)
+
+    html = client.get(url("run", run)).content.decode()
+
+    assert '<span class="finding finding-unsupported"' in html
+    assert "States a number not found in your sources.</small>" in html
+    assert "finding-phi" not in html  # its offsets are the raw draft's, not this text's
+
+
 @pytest.mark.django_db
 def test_an_active_run_streams_and_can_be_cancelled(client, author) -> None:  # noqa: ANN001
     run = make_run(author)
