@@ -198,7 +198,14 @@ def celery_worker_session(django_db_setup, django_db_blocker):  # noqa: ANN001, 
             ],
             cwd=ROOT,
             # JSON lines, as in production: tests read the request context off them.
-            env=subprocess_env(BLOGLLM_DATABASE_NAME=database_name, BLOGLLM_LOG_FORMAT="json"),
+            # The bias audit every new version queues, at its smallest: the worker tests'
+            # tiny versions need the path, not the statistics.
+            env=subprocess_env(
+                BLOGLLM_DATABASE_NAME=database_name,
+                BLOGLLM_LOG_FORMAT="json",
+                BLOGLLM_BIAS_PAIRS_PER_GROUP="2",
+                BLOGLLM_BIAS_TOKENS="16",
+            ),
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )

@@ -111,7 +111,7 @@ def test_a_versions_audit_on_the_tiny_model_stores_scores_and_passes_or_fails(
     assert all("example" not in g for g in report["groups"])  # clinical: no draft text kept
     table = bias_table(version)
     assert [r["group"] for r in table["rows"]] == list(bias.GROUPS)
-    assert version.card_uri.endswith(f"clinical/versions/{version.number}/adapter/README.md")
+    assert version.card_uri.endswith(f"clinical/versions/{version.number}/README.md")
 
 
 @pytest.mark.django_db

@@ -94,7 +94,7 @@ def test_the_card_is_exported_as_readme_beside_the_adapter(tmp_path):
     model_card_export(version=version)
 
     version.refresh_from_db()
-    assert version.card_uri.endswith(f"general/versions/{version.number}/adapter/README.md")
+    assert version.card_uri.endswith(f"general/versions/{version.number}/README.md")
     local = default_storage().get_file(version.card_uri, tmp_path / "README.md")
     assert local.read_text() == model_card(version)
 

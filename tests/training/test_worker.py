@@ -90,6 +90,11 @@ def test_a_run_trains_registers_a_version_and_the_versions_promote_and_roll_back
     v2 = model_version_promote(version=v2, by=editor)
     v1.refresh_from_db()
     assert (v1.status, v2.status) == (ModelVersion.Status.CANDIDATE, ModelVersion.Status.ACTIVE)
+    # v1's bias audit was queued when it was registered, and ran before the second run; its
+    # model card, written again after each evaluation, lies beside the adapter.
+    assert v1.bias_audit_passed is not None and len(v1.bias_audit["groups"]) == 5
+    assert v1.card_uri == v1.adapter_uri.removesuffix("adapter") + "README.md"
+    assert storage.exists(v1.card_uri)
 
     back = model_version_rollback(channel="general", by=editor, reason="v2 rambles")
 

@@ -4,7 +4,8 @@ Details, Evaluation, Lineage).
 
 `model_card` writes the Markdown from the registry's rows: counts, dates, metrics and hashes,
 never a post's or a note's text. The version page renders it; `model_card_export` stores it as
-`README.md` beside the adapter in artifact storage (where Hugging Face tools look for it), and
+`README.md` beside the adapter folder in artifact storage (the version's folder: inside the
+adapter's it would break the checksums its upload recorded, which every download verifies), and
 writes it again whenever an evaluation adds numbers.
 """
 
@@ -368,7 +369,7 @@ def model_card_export(*, version: ModelVersion) -> ModelVersion:
     """Write the card as README.md beside the adapter. A storage failure is logged, not raised:
     the card is written again after the next evaluation, and the page renders it regardless."""
     storage = default_storage()
-    key = f"{version.channel}/versions/{version.number}/adapter/README.md"
+    key = f"{version.channel}/versions/{version.number}/README.md"
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "README.md"
         path.write_text(model_card(version), encoding="utf-8")
