@@ -64,6 +64,7 @@ from generation.services.runs import (
 from generation.services.voice import voice_guide_update
 from generation.stats import experiment_results, version_dashboard
 from posts.models import Post
+from training.selectors import drift_warning
 
 STREAM_MAX_SECONDS = 600  # a streaming response holds a gthread thread: never for long
 STREAM_HEARTBEAT_SECONDS = 10  # keeps proxies from closing an idle connection
@@ -291,7 +292,17 @@ def _channel_dashboard(channel: str, channels: list[str]) -> dict:
         "experiments": experiments,
         "running": any(e["experiment"].active for e in experiments),
         "form": ExperimentForm(channel=channel, channels=channels),
+        "retraining": _retraining_line(channel),
+        "drift_warning": drift_warning(channel),
     }
+
+
+def _retraining_line(channel: str) -> dict:
+    """The channel's scheduled retraining in one line: whether a run is due, why, and when."""
+    from training.services.retraining import retrain_due, retrain_policy_for
+
+    policy = retrain_policy_for(channel)
+    return {"enabled": policy.enabled, "due": retrain_due(policy)}
 
 
 @require_GET

@@ -147,7 +147,9 @@ def test_beat_computes_once_per_version_and_day(drifted) -> None:  # noqa: ANN00
 
 
 @pytest.mark.django_db
-def test_the_dashboard_sentence_names_what_drifted_on_the_current_version(drifted) -> None:  # noqa: ANN001
+def test_the_dashboard_sentence_names_what_drifted_on_the_current_version(
+    client, editor, drifted
+) -> None:  # noqa: ANN001
     assert selectors.drift_warning(GENERAL) is None  # no report yet
     report = drift_report_compute(channel=GENERAL)
     assert selectors.drift_warning(GENERAL) == (
@@ -158,6 +160,11 @@ def test_the_dashboard_sentence_names_what_drifted_on_the_current_version(drifte
     assert selectors.drift_warning(GENERAL) == (
         "Requests have moved away from the training posts: retrain or review."
     )
+    # The AI dashboard carries the sentence, with the way to the report.
+    client.force_login(editor)
+    html = client.get(reverse("generation:dashboard")).content.decode()
+    assert "Requests have moved away from the training posts: retrain or review." in html
+    assert reverse("training:drift", args=[GENERAL]) in html
     # Another version is active now: the report said nothing about it.
     ModelVersion.objects.filter(id=drifted.id).update(status=ModelVersion.Status.CANDIDATE)
     version_on([], status=ModelVersion.Status.ACTIVE)
