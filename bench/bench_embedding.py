@@ -17,6 +17,11 @@ vectors are compared with the bare ones.
 Both run under the same torch thread count, set before the model loads: torch's default
 (one per core) and the worker's BLOGLLM_TORCH_THREADS (1), each in its own process.
 `BENCH_EMBED_THREADS=2` (a comma-separated list) picks other settings.
+
+The pipeline runs with the embedding cache off (it re-embeds the same texts each pass). Then, on
+the worker's thread setting, the cache itself: one brief's query embedded REPEATED_QUERY times,
+and the grounding score's texts (6 sources, 12 draft sentences, one sentence rewritten per
+round) over 3 rounds, each with a cold-to-warm cache against the cache off.
 """
 
 import os
@@ -58,7 +63,10 @@ def measure(threads: int) -> dict[str, Any]:
 
         import_items(iter_import(DEMO_CORPUS), by=bench_author())
         posts = list(Post.objects.order_by("id"))
+        from posts.embedding_cache import EmbeddingCache
+
         embedder = get_embedder(settings.EMBED_MODEL)
+        embedder.cache = EmbeddingCache(0)  # every pass embeds: this compares model work
         bare = SentenceTransformer(resolve_model(settings.EMBED_MODEL))
 
         def chunk(post: Post) -> list[Any]:
@@ -152,6 +160,51 @@ def breakdown(posts: list[Any], chunk: Any, embedder: Any, bare: Any) -> dict[st
     }
 
 
+REPEATED_QUERY = 50
+ROUNDS = 3
+
+
+def cache_figures(threads: int) -> dict[str, float]:
+    """Seconds for a repeated query and for revise rounds' grounding, cache off and on."""
+    import torch
+
+    torch.set_num_threads(threads)
+    from posts.embedder import Embedder
+    from posts.embedding_cache import EmbeddingCache
+
+    paragraphs = [
+        block.strip()
+        for path in sorted(DEMO_CORPUS.rglob("*.md"))
+        for block in path.read_text().split("\n\n")
+        if len(block.split()) > 12 and not block.startswith(("#", "---"))
+    ]
+    sources, sentences = paragraphs[:6], [p.split(". ")[0] + "." for p in paragraphs[6:18]]
+    query = "afternoon tea and sleep: a warm post for readers who walk to work"
+    off = Embedder("sentence-transformers/all-MiniLM-L6-v2", cache=EmbeddingCache(0))
+    on = Embedder(off.model_name, model=off.model, cache=EmbeddingCache(4096))
+    off.embed(paragraphs[:32])  # warm-up
+
+    def rounds(embedder: Embedder) -> float:
+        started = time.perf_counter()
+        for n in range(ROUNDS):
+            draft = [*sentences[:-1], f"{sentences[-1]} (round {n})"]
+            embedder.embed(draft)
+            embedder.embed(sources)
+        return time.perf_counter() - started
+
+    def repeated(embedder: Embedder) -> float:
+        started = time.perf_counter()
+        for _ in range(REPEATED_QUERY):
+            embedder.embed([query])
+        return time.perf_counter() - started
+
+    return {
+        "threads": torch.get_num_threads(),
+        "query_off": repeated(off), "query_on": repeated(on),
+        "rounds_off": rounds(off), "rounds_on": rounds(on),
+    }  # fmt: skip
+
+
 def main() -> None:
     default = in_fresh_process(torch_default_threads)
     print(f"torch.get_num_threads() in a fresh process: {default} ({os.cpu_count()} CPUs)")
@@ -202,6 +255,15 @@ def main() -> None:
             f"({'the same texts' if same else 'NOT the same count'} as bare); "
             f"largest difference between stored and bare vectors {result['max_difference']:.1e}"
         )
+
+    cache = in_fresh_process(cache_figures, 1)
+    print(f"\nembedding cache, torch threads {cache['threads']} (seconds, off / on, speed-up):")
+    for label, key in (
+        (f"one query x{REPEATED_QUERY}", "query"),
+        (f"grounding texts x{ROUNDS} rounds", "rounds"),
+    ):
+        off, on = cache[f"{key}_off"], cache[f"{key}_on"]
+        print(f"{label:>26} {off:>8.3f} / {on:>7.3f}  {off / on:>6.1f}x")
 
 
 if __name__ == "__main__":

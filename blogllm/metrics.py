@@ -82,6 +82,11 @@ SHED = Counter(
     "blogllm_requests_shed", "Requests answered 503 at once because their kind was at its limit.",
     ["kind"],
 )  # fmt: skip
+EMBEDDING_CACHE = Counter(
+    "blogllm_embedding_cache",
+    "Texts looked up in a process's embedding cache, by result (hit or miss).",
+    ["result"],
+)
 WEBHOOK_ATTEMPTS = Counter(
     "blogllm_webhook_attempts", "Webhook delivery tries, by outcome.", ["outcome"]
 )

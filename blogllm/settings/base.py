@@ -69,6 +69,9 @@ CACHES = {
 # --- Models and artifacts. Ids that the project bundles as pip packages load with no hub access.
 BASE_MODEL = env_str("BLOGLLM_BASE_MODEL", "HuggingFaceTB/SmolLM2-135M-Instruct")
 EMBED_MODEL = env_str("BLOGLLM_EMBED_MODEL", "sentence-transformers/all-MiniLM-L6-v2")
+# Vectors each process keeps in memory by text hash (briefs, sources, a draft's sentences are
+# embedded again and again); 0 turns the cache off. Never Redis or disk: texts can be clinical.
+EMBED_CACHE_ENTRIES = env_int("BLOGLLM_EMBED_CACHE_ENTRIES", 4096, minimum=0)
 # torch threads per worker process: 1 keeps a shared 2-core box fast (shared/FIELD-NOTES.md).
 TORCH_THREADS = env_int("BLOGLLM_TORCH_THREADS", 1, minimum=1)
 ARTIFACT_STORAGE = env_str("ARTIFACT_STORAGE") or (DATA_DIR / "artifacts").as_uri()
