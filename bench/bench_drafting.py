@@ -99,7 +99,7 @@ def _through_worker(author: object, sampling: dict) -> list[float]:
     env = {**os.environ, "BLOGLLM_WARM_RUNTIME": "1", "BLOGLLM_TORCH_THREADS": WORKER_THREADS}
     command = [
         sys.executable, "-m", "celery", "-A", "blogllm", "worker", "--pool", "solo",
-        "--queues", "default,gpu", "--without-mingle", "--without-gossip", "--loglevel", "WARNING",
+        "--queues", "default,gpu,generate", "--without-mingle", "--without-gossip", "--loglevel", "WARNING",
     ]  # fmt: skip
     worker = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     try:
@@ -159,7 +159,8 @@ def _bare(runtime: object, messages: list[dict], sampling: dict) -> dict:
     tokens/s and time to first token."""
     import torch
 
-    from generation.runtime import SamplingSettings, repetition_rules
+    from generation.decoding import repetition_rules
+    from generation.runtime import SamplingSettings
 
     model, tokenizer = runtime.model, runtime.tokenizer
     prompt = torch.tensor([runtime.prompt_ids(messages)], device=model.device)

@@ -3,13 +3,14 @@
 On SmolLM2-135M-Instruct (the bundled base model, cache folder var/bench-cache: the first load
 converts the GGUF, about 30 s), in one process, with one brief and BENCH_GEN_TOKENS (128) new
 tokens, greedy and seeded sampling (temperature 0.7, top-p 0.9, repetition penalty 1.1):
-- tokens/s of `runtime.generate` (streamer, worker thread, cancel check) against a bare
+- tokens/s of `runtime.generate` (its own step loop, scheduler thread, cancel check) against a bare
   `model.generate()` of the same model, prompt and options; each round runs both, alternating
   which goes first, and the table shows medians over BENCH_GEN_ROUNDS (3); greedy also against
-  a bare `generate()` in a fresh thread, since the runtime generates in one;
+  a bare `generate()` in a fresh thread, since the runtime decodes in one;
 - time to first token: the runtime's first streamed piece, from the call, against a bare
   `generate()` with max_new_tokens=1 (prefill and one token);
-- four briefs at once from four threads through `get_runtime` (they queue on the runtime's lock);
+- four briefs at once from four threads through `get_runtime` (they decode in one batch;
+  bench_serving.py measures batching properly);
 - adapters: first load (wraps the base), a second load, a switch between cached ones, and tokens/s
   with a LoRA adapter (r16 q/k/v/o) and with the base behind disabled adapters.
 BENCH_GEN_THREADS sets torch's CPU threads (default: torch's own; 1 on a shared 2-core box).
@@ -39,7 +40,7 @@ def bare_generate(model: Any, tokenizer: Any, prompt: list[int], settings: Any,
     runtime's repetition rules (over the new tokens only); (ids, seconds)."""
     import torch
 
-    from generation.runtime import repetition_rules
+    from generation.decoding import repetition_rules
 
     device = next(model.parameters()).device
     input_ids = torch.tensor([prompt], device=device)

@@ -1,4 +1,5 @@
-"""The LLM runtime of a generation worker: one base model, many LoRA adapters, streamed text.
+"""The LLM runtime of a generation worker: one base model, many LoRA adapters, streamed text,
+every concurrent request decoded in one batch.
 
 Plain Python (no Django); torch, transformers and peft load only when a Runtime is made, so the
 web process may import SamplingSettings to validate a request. The design, and why:
@@ -6,29 +7,39 @@ web process may import SamplingSettings to validate a request. The design, and w
 - One base model per process. Loading takes seconds and holds hundreds of MB, so `get_runtime`
   keeps one Runtime per base model name for the life of the worker; nothing reloads it.
 - Adapters on top, by name. The first adapter wraps the base in a PeftModel; later ones are added
-  beside it with `load_adapter` and chosen with `set_adapter`, which is cheap next to a load. An
-  LRU of `max_adapters` bounds memory; `adapter=None` runs the base with the adapters disabled.
-- One generation at a time. The active adapter is global state of the shared model, so a lock
-  covers choosing it and generating; a second caller waits its turn.
-- Streaming. `model.generate` runs in a worker thread and hands tokens to a streamer queue that
-  the caller iterates, so the decoding loop is transformers' own and runs at bare `generate()`
-  speed. Cancelling (the caller's event, or a stream dropped half-way) is a stopping criterion
-  checked after every token.
+  beside it with `load_adapter`. Each request names its own, and one batch may hold several
+  (peft's mixed-adapter forward); an LRU of `max_adapters` bounds memory, never evicting one
+  that a request in the batch still uses. `adapter=None` runs the base model.
+- Continuous batching. One scheduler thread owns the model. A request waits in a queue, first
+  come first served, until the batch has room (`Serving.max_batch`, and the KV memory its
+  prompt and max_new_tokens may take, `Serving.kv_cache_mb`); then its prompt is prefilled on
+  its own and it joins the batch at the next step, with its own settings, seed and stop
+  conditions (generation/decoding.py). A request that ends, or is cancelled, leaves at the
+  next step; the others go on. Each step costs about what one request's step costs on a CPU
+  (decoding reads every weight once per step, whatever the batch), so four requests together
+  take far less than four one after another.
+- Prompt-prefix reuse. The system messages (the system prompt and the author's voice guide) are
+  the same for every request of a channel: their KV cache is kept per (adapter, token ids), an
+  LRU of `Serving.prefix_entries`, and a request prefills only its own part after it. Keyed by
+  the tokens themselves, a new voice-guide version or model version is a new entry by itself.
+- Streaming. The caller's thread reads its request's queue: text pieces as tokens come, where it
+  stands in the queue while it waits, and the figures at the end. Cancelling (the caller's event,
+  or a stream dropped half-way) takes effect at the next step.
 """
 
 import json
+import queue
 import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict, dataclass, fields
-from functools import cache
+from dataclasses import asdict, dataclass, field, fields
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
+from generation import decoding
 from training.base_model import DevicePlan, device_plan, load_base_model, resolve_base_model
 from training.evaluation import printable
 from training.samples import chat_ids
@@ -36,6 +47,7 @@ from training.trainer import model_device, quiet_peft
 
 ADAPTER_MARKER = "blogllm-adapter.json"  # written by training's registry beside the peft files
 ADAPTER_FORMAT = 1  # the newest blogllm-adapter.json format this code reads
+QUEUE_REPORT_SECONDS = 1.0  # a waiting caller hears where it stands at least this often
 
 
 class AdapterError(Exception):
@@ -94,30 +106,110 @@ class GenerationResult:
     new_tokens: int
     prompt_tokens: int
     first_token_s: float | None  # from the start of generating to the first new token
-    seconds: float  # generating: prefill and decoding, not the wait for the lock or an adapter load
+    seconds: float  # generating: prefill and decoding, not the queue or an adapter load
     tokens_per_s: float
     finish_reason: str  # "stop" (end of turn) | "length" (max_new_tokens) | "cancelled"
     adapter: str | None  # the adapter's key, None for the base model
-    waited_s: float = 0.0  # for the lock (another generation) and loading the adapter
+    waited_s: float = 0.0  # in the queue (the batch was full) and loading the adapter
+
+
+@dataclass(frozen=True)
+class Serving:
+    """How a Runtime shares its model among concurrent requests (settings: BLOGLLM_GENERATION_*).
+
+    max_batch: requests decoding together; past it they queue, first come first served.
+    kv_cache_mb: the KV cache the batch may hold, as the rows' prompts plus max_new_tokens
+        reserve it (a row alone always runs, however long).
+    prefix_entries: prompt prefixes (system prompt and voice guide) whose KV is kept; 0: off.
+    precision: how the weights compute (generation/precision.py): float32, bfloat16 or int8.
+    """
+
+    max_batch: int = 4
+    kv_cache_mb: int = 2048
+    prefix_entries: int = 8
+    precision: str = "float32"
+
+    def __post_init__(self) -> None:
+        from generation.precision import PRECISIONS
+
+        if self.max_batch < 1 or self.kv_cache_mb < 1 or self.prefix_entries < 0:
+            raise ValueError(
+                "max_batch and kv_cache_mb must be at least 1, prefix_entries 0 or more."
+            )
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"Unknown precision {self.precision!r}: use one of {', '.join(PRECISIONS)}."
+            )
+
+
+PREFIX_MIN_TOKENS = 16  # a shorter fixed part is not worth a cache entry
+
+
+@dataclass(eq=False)
+class _Request:
+    """One caller's generation, as the scheduler thread sees it. The caller reads `out`:
+    ("queued", position), ("text", piece), ("end", stats) or ("error", exception)."""
+
+    prompt: list[int]
+    prefix: int  # leading prompt tokens that are the channel's fixed part (0: none)
+    settings: SamplingSettings
+    adapter: tuple[str, Path] | None
+    events: list[threading.Event]
+    called: float
+    out: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+    position: int = 0  # in the queue; 0 once decoding
+    # Once admitted:
+    name: str | None = None  # the peft adapter's name, BASE_ADAPTER or None (no PeftModel yet)
+    sampler: Any = None
+    pieces: Any = None
+    tokens: list[int] = field(default_factory=list)  # prompt and new tokens
+    started: float = 0.0
+    first_at: float | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return any(event.is_set() for event in self.events)
+
+    @property
+    def new(self) -> list[int]:
+        return self.tokens[len(self.prompt) :]
+
+    @property
+    def reserve(self) -> int:
+        """The tokens its KV cache may come to hold."""
+        return len(self.prompt) + self.settings.max_new_tokens
 
 
 class Runtime:
-    """A base model, its tokenizer and a small LRU of LoRA adapters; see the module docstring."""
+    """A base model, its tokenizer, a small LRU of LoRA adapters and the scheduler that decodes
+    every request on them in one batch; see the module docstring."""
 
     def __init__(self, base_model: str, *, cache_dir: Path, plan: DevicePlan | None = None,
-                 max_adapters: int = 4) -> None:  # fmt: skip
+                 max_adapters: int = 4, serving: Serving | None = None) -> None:  # fmt: skip
+        from generation.precision import apply_precision
+
         if max_adapters < 1:
             raise ValueError("max_adapters must be at least 1.")
+        self.serving = serving or Serving()
         # 4-bit weights help training fit a GPU; for generation they are only slower.
         plan = plan or device_plan(quantize=False)
         self.base_model, self.plan, self.max_adapters = base_model, plan, max_adapters
         self._source = resolve_base_model(base_model, Path(cache_dir))
         self._base, self.tokenizer = load_base_model(base_model, cache_dir=cache_dir, plan=plan)
         self._base.eval()
+        apply_precision(self._base, self.serving.precision)
         self._peft: Any = None  # the PeftModel around _base, once an adapter has been asked for
         self._adapters: OrderedDict[str, str] = OrderedDict()  # peft name -> key, oldest first
-        self._lock = threading.Lock()
-        self.base_loads, self.adapter_loads = 1, 0
+        self._prefixes: OrderedDict[tuple, list] = OrderedDict()  # (adapter, ids) -> KV layers
+        self.base_loads, self.adapter_loads, self.prefix_hits = 1, 0, 0
+        self.peak_batch = 0  # the most rows that ever decoded together
+        # The scheduler: requests wait in _pending, decode in _rows (and _batch, their cache).
+        self._cond = threading.Condition()
+        self._pending: list[_Request] = []
+        self._rows: list[_Request] = []
+        self._batch = decoding.Batch()
+        self.kv_bytes_per_token = 0  # measured on the first prefill
+        self._thread: threading.Thread | None = None
 
     @property
     def model(self) -> Any:
@@ -127,37 +219,69 @@ class Runtime:
         """The chat through the model's own template, ending with the assistant's turn opened.
         When the last message is the assistant's, its turn is left open after that text, and
         the model goes on from there (the editor's "continue from here")."""
-        if not messages or not all(
-            isinstance(m, dict) and isinstance(m.get("role"), str)
-            and isinstance(m.get("content"), str) for m in messages
-        ):  # fmt: skip
-            raise ValueError("Messages must be a non-empty list of {role, content} strings.")
+        self._check_messages(messages)
         if messages[-1]["role"] == "assistant":
             return chat_ids(self.tokenizer, messages, continue_final_message=True)
         return chat_ids(self.tokenizer, messages, add_generation_prompt=True)
+
+    def prefix_length(self, messages: list[dict], prompt: list[int]) -> int:
+        """How many leading tokens of `prompt` are its system messages (the system prompt and
+        the voice guide: the same for every request of a channel), when they are a prefix of it
+        under this chat template; 0 when there are none or the template makes them differ."""
+        system = []
+        for message in messages:
+            if message["role"] != "system":
+                break
+            system.append(message)
+        if not system or len(system) == len(messages):
+            return 0
+        ids = chat_ids(self.tokenizer, system)
+        if len(ids) < PREFIX_MIN_TOKENS or len(ids) >= len(prompt) or prompt[: len(ids)] != ids:
+            return 0
+        return len(ids)
+
+    def queue_length(self) -> int:
+        with self._cond:
+            return len(self._pending)
+
+    def prefix_cache_keys(self) -> list[tuple[str | None, int]]:
+        """(adapter, prefix length) of each cached prefix, oldest first (for tests and pages)."""
+        return [(name, len(ids)) for name, ids in list(self._prefixes)]
 
     def stream(self, messages: list[dict], settings: SamplingSettings | None = None, *,
                adapter: tuple[str, Path] | None = None,
                cancel: threading.Event | None = None) -> Iterator[str]:  # fmt: skip
         """Text pieces as they are generated. Bad messages or settings raise here, at the call;
         AdapterError when iteration starts. Dropping the iterator stops the generation."""
-        prompt = self._checked_prompt(messages, settings := settings or SamplingSettings())
-        return self._run(prompt, settings, adapter, cancel, {})
+        request = self._request(messages, settings or SamplingSettings(), adapter, cancel)
+        return self._results(request, {}, None)
 
     def generate(self, messages: list[dict], settings: SamplingSettings | None = None, *,
                  adapter: tuple[str, Path] | None = None, cancel: threading.Event | None = None,
-                 on_text: Callable[[str], None] | None = None) -> GenerationResult:  # fmt: skip
-        """The whole text and its figures; on_text(piece) sees each piece as it comes."""
-        prompt = self._checked_prompt(messages, settings := settings or SamplingSettings())
+                 on_text: Callable[[str], None] | None = None,
+                 on_queue: Callable[[int], None] | None = None) -> GenerationResult:  # fmt: skip
+        """The whole text and its figures; on_text(piece) sees each piece as it comes, and
+        on_queue(position) where the request stands while it waits (1: next), again about once
+        a second, so the caller may look for a cancel meanwhile."""
+        request = self._request(messages, settings or SamplingSettings(), adapter, cancel)
         stats: dict[str, Any] = {}
         pieces = []
-        for piece in self._run(prompt, settings, adapter, cancel, stats):
+        for piece in self._results(request, stats, on_queue):
             pieces.append(piece)
             if on_text is not None:
                 on_text(piece)
         return GenerationResult(text="".join(pieces), **stats)
 
-    def _checked_prompt(self, messages: list[dict], settings: SamplingSettings) -> list[int]:
+    def _check_messages(self, messages: list[dict]) -> None:
+        if not messages or not all(
+            isinstance(m, dict) and isinstance(m.get("role"), str)
+            and isinstance(m.get("content"), str) for m in messages
+        ):  # fmt: skip
+            raise ValueError("Messages must be a non-empty list of {role, content} strings.")
+
+    def _request(self, messages: list[dict], settings: SamplingSettings,
+                 adapter: tuple[str, Path] | None,
+                 cancel: threading.Event | None) -> _Request:  # fmt: skip
         prompt = self.prompt_ids(messages)
         limit = getattr(self._base.config, "max_position_embeddings", None)
         if limit and len(prompt) + settings.max_new_tokens > limit:
@@ -165,103 +289,213 @@ class Runtime:
                 f"The prompt ({len(prompt)} tokens) plus max_new_tokens "
                 f"({settings.max_new_tokens}) exceeds the model's context of {limit} tokens."
             )
-        return prompt
+        prefix = self.prefix_length(messages, prompt) if self.serving.prefix_entries else 0
+        events = [cancel] if cancel is not None else []
+        return _Request(prompt, prefix, settings, adapter, events, time.perf_counter())
 
-    def _run(self, prompt: list[int], settings: SamplingSettings, adapter: tuple[str, Path] | None,
-             cancel: threading.Event | None, stats: dict[str, Any]) -> Iterator[str]:  # fmt: skip
-        """The generator behind stream() and generate(): fills `stats` when it finishes."""
-        import torch
-
-        called = time.perf_counter()
-        with self._lock:
-            context = self._activate(adapter)
-            started = time.perf_counter()
-            stats.update(prompt_tokens=len(prompt), adapter=adapter[0] if adapter else None,
-                         waited_s=started - called, new_tokens=0, first_token_s=None, seconds=0.0,
-                         tokens_per_s=0.0, finish_reason="cancelled")  # fmt: skip
-            if cancel is not None and cancel.is_set():  # cancelled while waiting: no prefill
-                return
-            streamer_class, stop_class = _helpers()
-            streamer = streamer_class(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-            dropped = threading.Event()  # set when the caller stops iterating early
-            stop = stop_class([e for e in (cancel, dropped) if e is not None])
-            box: dict[str, Any] = {}
-            kwargs = self._generate_kwargs(prompt, settings, streamer, stop)
-            worker = threading.Thread(target=self._work, args=(context, kwargs, box),
-                                      name="blogllm-generate", daemon=True)  # fmt: skip
-            if settings.seed is not None:  # in the lock: nothing draws from it in between
-                torch.manual_seed(settings.seed)  # CUDA's generators too
-            worker.start()
-            try:
-                for piece in streamer:
-                    # Control characters are single characters: cleaning each piece cleans all.
-                    if piece := printable(piece):
-                        yield piece
-            finally:
-                dropped.set()  # a caller gone mid-stream (GeneratorExit) stops at the next token
-                worker.join()
-            if "error" in box:
-                raise box["error"]
-            new = box["output"][0, len(prompt) :].tolist()
-            seconds = time.perf_counter() - started
-            if stop.fired:
-                reason = "cancelled"
-            else:
-                reason = "stop" if new and new[-1] == self.tokenizer.eos_token_id else "length"
-            first = streamer.first_token_at
-            stats.update(new_tokens=len(new), seconds=seconds, finish_reason=reason,
-                         first_token_s=first - started if first is not None else None,
-                         tokens_per_s=len(new) / seconds if seconds else 0.0)  # fmt: skip
-
-    def _generate_kwargs(self, prompt: list[int], settings: SamplingSettings, streamer: Any,
-                         stop: Any) -> dict[str, Any]:  # fmt: skip
-        """As training.evaluation generates its samples, so a seed gives the same text in both."""
-        import torch
-
-        input_ids = torch.tensor([prompt], dtype=torch.long, device=model_device(self._base))
-        pad_id = self.tokenizer.pad_token_id
-        options: dict[str, Any] = {
-            "input_ids": input_ids, "attention_mask": torch.ones_like(input_ids),
-            "max_new_tokens": settings.max_new_tokens, "do_sample": settings.temperature > 0,
-            "logits_processor": repetition_rules(settings, len(prompt)), "use_cache": True,
-            "eos_token_id": self.tokenizer.eos_token_id,
-            "pad_token_id": pad_id if pad_id is not None else self.tokenizer.eos_token_id,
-            "streamer": streamer, "stopping_criteria": [stop],
-        }  # fmt: skip
-        if settings.temperature > 0:
-            options.update(temperature=settings.temperature, top_p=settings.top_p)
-        else:  # explicit, so a model's generation_config cannot turn sampling back on
-            options.update(temperature=None, top_p=None, top_k=None)
-        return options
-
-    def _work(self, context: AbstractContextManager, kwargs: dict[str, Any], box: dict) -> None:
-        streamer = kwargs["streamer"]
+    def _results(self, request: _Request, stats: dict[str, Any],
+                 on_queue: Callable[[int], None] | None) -> Iterator[str]:  # fmt: skip
+        """The caller's side: hand the request to the scheduler and yield its text. Fills
+        `stats` when it ends; a caller who stops iterating cancels it."""
+        dropped = threading.Event()
+        request.events.append(dropped)
+        self._submit(request)
         try:
-            with context:
-                box["output"] = self.model.generate(**kwargs)
-        except BaseException as error:  # handed to the caller's thread, which raises it
-            box["error"] = error
+            while True:
+                try:
+                    kind, value = request.out.get(timeout=QUEUE_REPORT_SECONDS)
+                except queue.Empty:  # still waiting (or a long prefill): say so again
+                    if self._thread is None or not self._thread.is_alive():
+                        raise RuntimeError("The generation scheduler stopped.") from None
+                    if request.position and on_queue is not None:
+                        on_queue(request.position)
+                    continue
+                if kind == "queued":
+                    if on_queue is not None:
+                        on_queue(value)
+                elif kind == "text":
+                    yield value
+                elif kind == "error":
+                    raise value
+                else:
+                    stats.update(value)
+                    return
         finally:
-            # generate() ends the stream only when it succeeds; the caller must never hang.
-            streamer.text_queue.put(streamer.stop_signal)
+            dropped.set()  # gone mid-stream (GeneratorExit): the row leaves at the next step
+            with self._cond:
+                self._cond.notify()
 
-    def _activate(self, adapter: tuple[str, Path] | None) -> AbstractContextManager:
-        """Make `adapter` the active one (loading it on first use); the context to generate in."""
+    def _submit(self, request: _Request) -> None:
+        with self._cond:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="blogllm-decode", daemon=True
+                )
+                self._thread.start()
+            self._pending.append(request)
+            self._cond.notify()
+
+    # --- The scheduler thread: the only one that touches the model --------------------------
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._rows:
+                    self._cond.wait()
+                admitted = self._admit()
+            try:
+                for request in admitted:
+                    self._start(request)
+                if self._rows:
+                    self._choose(self._rows, self._batch.step(
+                        self.model, [r.tokens[-1] for r in self._rows], self._names(self._rows)
+                    ))  # fmt: skip
+            except BaseException as error:  # noqa: BLE001 - every row's caller raises it
+                for request in self._rows:
+                    request.out.put(("error", error))
+                self._rows, self._batch = [], decoding.Batch()
+
+    def _admit(self) -> list[_Request]:
+        """(Under the lock.) The waiting requests that fit into the batch now, in order; the
+        cancelled ones end here, and the rest hear where they stand if that changed."""
+        for request in [r for r in self._pending if r.cancelled]:
+            self._pending.remove(request)
+            request.out.put(("end", self._stats(request, "cancelled")))
+        admitted: list[_Request] = []
+        while self._pending and self._fits(self._pending[0], admitted):
+            admitted.append(self._pending.pop(0))
+        for position, request in enumerate(self._pending, start=1):
+            if request.position != position:
+                request.position = position
+                request.out.put(("queued", position))
+        return admitted
+
+    def _fits(self, request: _Request, admitted: list[_Request]) -> bool:
+        rows = [*self._rows, *admitted]
+        if not rows:
+            return True  # alone, a request always runs
+        if len(rows) >= self.serving.max_batch:
+            return False
+        # The left-padded cache holds every row at the longest row's length.
+        longest = max(r.reserve for r in [*rows, request])
+        needed = (len(rows) + 1) * longest * self.kv_bytes_per_token
+        return needed <= self.serving.kv_cache_mb * 2**20
+
+    def _start(self, request: _Request) -> None:
+        """Load its adapter, prefill its prompt alone, choose its first token, join the batch."""
+        request.position = 0
+        try:
+            request.name = self._activate(request.adapter)
+            request.started = time.perf_counter()
+            if request.cancelled:  # cancelled while its adapter loaded: no prefill
+                request.out.put(("end", self._stats(request, "cancelled")))
+                return
+            logits, cache = self._prefill(request)
+        except BaseException as error:  # noqa: BLE001 - the caller's thread raises it
+            request.out.put(("error", error))
+            return
+        if not self.kv_bytes_per_token:
+            self.kv_bytes_per_token = max(1, decoding.kv_bytes(cache) // len(request.prompt))
+        request.sampler = decoding.Sampler(request.settings, len(request.prompt),
+                                           model_device(self._base))  # fmt: skip
+        request.pieces = decoding.TextPieces(self.tokenizer)
+        request.tokens = list(request.prompt)
+        self._batch.join(cache)
+        self._rows.append(request)
+        self.peak_batch = max(self.peak_batch, len(self._rows))
+        self._choose([request], logits)
+
+    def _prefill(self, request: _Request) -> tuple[Any, Any]:
+        if not request.prefix:
+            return decoding.prefill(self.model, request.prompt, adapters=self._names([request]))
+        prefix = tuple(request.prompt[: request.prefix])
+        key = (request.name, prefix)
+        layers = self._prefixes.get(key)
+        if layers is None:
+            _, cache = decoding.prefill(self.model, list(prefix), adapters=self._names([request]))
+            layers = decoding.cache_layers(cache)
+            self._prefixes[key] = layers
+            while len(self._prefixes) > self.serving.prefix_entries:
+                self._prefixes.popitem(last=False)
+        else:
+            self._prefixes.move_to_end(key)
+            self.prefix_hits += 1
+        rest = request.prompt[request.prefix :]
+        return decoding.prefill(self.model, rest, start=layers, adapters=self._names([request]))
+
+    def _names(self, rows: list[_Request]) -> list[str] | None:
+        """peft's adapter_names for these rows; None before any adapter wrapped the model."""
+        if self._peft is None:
+            return None
+        return [r.name or decoding.BASE_ADAPTER for r in rows]
+
+    def _choose(self, rows: list[_Request], logits: Any) -> None:
+        """Each row's next token from its logits (rows: the batch's, or one just prefilled);
+        text out, and the rows that ended leave the batch."""
+        import torch
+
+        now = time.perf_counter()
+        ended = set()
+        for index, request in enumerate(rows):
+            if request.cancelled:
+                request.out.put(("end", self._stats(request, "cancelled", now)))
+                ended.add(id(request))
+                continue
+            ids = torch.tensor([request.tokens], device=logits.device)
+            token = request.sampler(ids, logits[index : index + 1])
+            request.tokens.append(token)
+            request.first_at = request.first_at or time.perf_counter()
+            if piece := printable(request.pieces.add(token)):
+                request.out.put(("text", piece))
+            done = token == self.tokenizer.eos_token_id
+            if done or len(request.new) >= request.settings.max_new_tokens:
+                if piece := printable(request.pieces.flush()):
+                    request.out.put(("text", piece))
+                reason = "stop" if done else "length"
+                request.out.put(("end", self._stats(request, reason)))
+                ended.add(id(request))
+        if ended:
+            keep = [i for i, r in enumerate(self._rows) if id(r) not in ended]
+            self._batch.keep(keep)
+            self._rows = [self._rows[i] for i in keep]
+
+    def _stats(self, request: _Request, reason: str, now: float | None = None) -> dict[str, Any]:
+        now = now or time.perf_counter()
+        started = request.started or now
+        seconds = now - started if request.started else 0.0
+        new = len(request.new) if request.tokens else 0
+        first = request.first_at - started if request.first_at is not None else None
+        return {
+            "new_tokens": new, "prompt_tokens": len(request.prompt),
+            "first_token_s": first, "seconds": seconds, "finish_reason": reason,
+            "tokens_per_s": new / seconds if seconds else 0.0,
+            "adapter": request.adapter[0] if request.adapter else None,
+            "waited_s": started - request.called,
+        }  # fmt: skip
+
+    def _activate(self, adapter: tuple[str, Path] | None) -> str | None:
+        """The peft name of `adapter`, loaded on first use; None for the base model."""
         if adapter is None:
-            return self._peft.disable_adapter() if self._peft is not None else nullcontext()
+            return None
         key, path = adapter[0], Path(adapter[1])
         name = adapter_name(key, path)
         if name in self._adapters:
             self._adapters.move_to_end(name)
         else:
             self._load(name, key, path)
-        if self._peft.active_adapter != name:
-            self._peft.set_adapter(name, inference_mode=True)
-        # Evicted only now, so that the adapter deleted is never the active one.
-        while len(self._adapters) > self.max_adapters:
-            oldest, _ = self._adapters.popitem(last=False)
+        # Evicted only now, and never one a row in the batch still decodes with.
+        busy = {r.name for r in self._rows} | {name}
+        for oldest in [n for n in self._adapters if n not in busy]:
+            if len(self._adapters) <= self.max_adapters:
+                break
+            del self._adapters[oldest]
+            if self._peft.active_adapter == oldest:  # rows name theirs; peft wants one active
+                self._peft.set_adapter(name, inference_mode=True)
             self._peft.delete_adapter(oldest)
-        return nullcontext()
+            self._prefixes = OrderedDict(
+                (k, v) for k, v in self._prefixes.items() if k[0] != oldest
+            )
+        return name
 
     def _load(self, name: str, key: str, path: Path) -> None:
         from peft import PeftModel
@@ -346,12 +580,15 @@ _runtimes: dict[str, Runtime] = {}
 _runtimes_lock = threading.Lock()
 
 
-def get_runtime(base_model: str, *, cache_dir: Path, plan: DevicePlan | None = None) -> Runtime:
-    """This process's Runtime for `base_model`, created on first use (the later calls' cache_dir
-    and plan are ignored). The lock makes concurrent first calls load the base model once."""
+def get_runtime(base_model: str, *, cache_dir: Path, plan: DevicePlan | None = None,
+                serving: Serving | None = None) -> Runtime:  # fmt: skip
+    """This process's Runtime for `base_model`, created on first use (the later calls' cache_dir,
+    plan and serving are ignored). The lock makes concurrent first calls load the model once."""
     with _runtimes_lock:
         if base_model not in _runtimes:
-            _runtimes[base_model] = Runtime(base_model, cache_dir=cache_dir, plan=plan)
+            _runtimes[base_model] = Runtime(
+                base_model, cache_dir=cache_dir, plan=plan, serving=serving
+            )
         return _runtimes[base_model]
 
 
@@ -364,67 +601,3 @@ def reset_runtimes() -> None:
     """Forget every Runtime (tests); the models go when their last user lets go of them."""
     with _runtimes_lock:
         _runtimes.clear()
-
-
-def repetition_rules(settings: SamplingSettings, prompt_length: int) -> list:
-    """The repetition penalty and the n-gram ban over the new tokens only. transformers' own
-    `repetition_penalty` and `no_repeat_ngram_size` count the prompt too, which pushes a draft
-    away from the very words of the sources it should use."""
-    from transformers import NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor
-
-    class NewTextNoRepeat(NoRepeatNGramLogitsProcessor):
-        def __call__(self, input_ids: Any, scores: Any) -> Any:
-            return super().__call__(input_ids[:, prompt_length:], scores)
-
-    rules: list = []
-    if settings.repetition_penalty != 1:
-        penalty = settings.repetition_penalty
-        rules.append(
-            RepetitionPenaltyLogitsProcessor(float(penalty), prompt_ignore_length=prompt_length)
-        )
-    if settings.no_repeat_ngram_size:
-        rules.append(NewTextNoRepeat(settings.no_repeat_ngram_size))
-    return rules
-
-
-@cache
-def _helpers() -> tuple[type, type]:
-    """The streamer and stopping criterion, defined on first use: they subclass transformers."""
-    import torch
-    from transformers import StoppingCriteria, TextIteratorStreamer
-
-    class Streamer(TextIteratorStreamer):
-        """Stamps the first token and hands text out at once. The stock streamer holds text back
-        to the last space (each word a token late) and queues empty pieces; byte-level BPE needs
-        to hold back only a half-decoded character (U+FFFD), and trailing spaces in case a
-        tokenizer's clean-up merges them with what follows."""
-
-        first_token_at: float | None = None
-
-        def put(self, value: Any) -> None:
-            if self.next_tokens_are_prompt:
-                self.next_tokens_are_prompt = False
-                return
-            if self.first_token_at is None:
-                self.first_token_at = time.perf_counter()
-            self.token_cache.extend(value.reshape(-1).tolist())
-            text = self.tokenizer.decode(self.token_cache, **self.decode_kwargs)
-            if text.endswith("\n"):  # flushed, and decoding starts afresh: it stays short
-                piece, self.token_cache, self.print_len = text[self.print_len :], [], 0
-            else:
-                stable = len(text.rstrip(" \ufffd"))
-                piece, self.print_len = text[self.print_len : stable], max(self.print_len, stable)
-            if piece:
-                self.on_finalized_text(piece)
-
-    class Stop(StoppingCriteria):
-        """Stops after the current token once any of the events is set."""
-
-        def __init__(self, events: list[threading.Event]) -> None:
-            self.events, self.fired = events, False
-
-        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            self.fired = self.fired or any(event.is_set() for event in self.events)
-            return torch.full((input_ids.shape[0],), self.fired, device=input_ids.device)
-
-    return Streamer, Stop

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from training.samples import Sample, chat_ids, chat_messages, encode_all, note_brief
-from training.trainer import mean_nll, model_device
+from training.trainer import mean_nll
 
 FIXED_BRIEFS = [
     'Write a blog post titled "My morning routine".\nTags: habits, mornings.\n'
@@ -52,7 +52,8 @@ def generate_text(
     model: Any, tokenizer: Any, brief: str, *, max_new_tokens: int = 120, seed: int = 0,
     temperature: float = 0.7, top_p: float = 0.9, repetition_penalty: float = 1.1,
 ) -> str:  # fmt: skip
-    """The model's answer to a brief: seeded sampling (temperature 0: greedy), new text only."""
+    """The model's answer to a brief: seeded sampling (temperature 0: greedy), new text only,
+    under the same rules as the serving runtime (so a sample can be reproduced there)."""
     prompt = chat_ids(tokenizer, chat_messages(brief), add_generation_prompt=True)
     return _generate(
         model, tokenizer, prompt, max_new_tokens=max_new_tokens, seed=seed,
@@ -61,34 +62,26 @@ def generate_text(
 
 
 def _generate(model: Any, tokenizer: Any, prompt: list[int], *, max_new_tokens: int, seed: int,
-              temperature: float, top_p: float, repetition_penalty: float) -> str:  # fmt: skip
-    import torch
+              temperature: float, top_p: float, repetition_penalty: float,
+              no_repeat_ngram_size: int | None = None) -> str:  # fmt: skip
+    """Through generation/decoding.py's loop, the one the serving runtime batches: the same
+    repetition rules (over the new text only), warpers and per-request seed. no_repeat_ngram_size
+    None: the runtime's default."""
+    from generation.decoding import decode
+    from generation.runtime import SamplingSettings
 
-    device, was_training = model_device(model), model.training
-    input_ids = torch.tensor([prompt], dtype=torch.long, device=device)
-    sampling = temperature > 0
-    options: dict[str, Any] = {"do_sample": sampling, "repetition_penalty": repetition_penalty}
-    if sampling:
-        options.update(temperature=temperature, top_p=top_p)
-    else:  # explicit, so a model's generation_config cannot turn sampling back on
-        options.update(temperature=None, top_p=None, top_k=None)
-    pad_id = tokenizer.pad_token_id
-    pad_id = pad_id if pad_id is not None else tokenizer.eos_token_id
+    rules = {} if no_repeat_ngram_size is None else {"no_repeat_ngram_size": no_repeat_ngram_size}
+    settings = SamplingSettings(
+        max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+        repetition_penalty=repetition_penalty, seed=seed, **rules,
+    )  # fmt: skip
+    was_training = model.training
     model.eval()
-    # fork_rng: the seed decides this sample without disturbing anyone else's random stream.
-    devices = [device] if device.type == "cuda" else []
     try:
-        with torch.random.fork_rng(devices=devices), torch.no_grad():
-            torch.manual_seed(seed)
-            output = model.generate(
-                input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
-                max_new_tokens=max_new_tokens, eos_token_id=tokenizer.eos_token_id,
-                pad_token_id=pad_id, use_cache=True, **options,
-            )  # fmt: skip
+        new = decode(model, prompt, settings, eos_token_id=tokenizer.eos_token_id)
     finally:
         model.train(was_training)
-    text = tokenizer.decode(output[0, len(prompt) :].tolist(), skip_special_tokens=True)
-    return printable(text)
+    return printable(tokenizer.decode(new, skip_special_tokens=True))
 
 
 # Control characters other than tab and newline: a model can emit any byte, and NUL in
@@ -184,7 +177,7 @@ def _continuation_overlap(model: Any, tokenizer: Any, text: str, prompt_words: i
     budget = max(8, 3 * len(truth))
     continuation = _generate(
         model, tokenizer, prompt, max_new_tokens=budget, seed=0, temperature=0.0, top_p=1.0,
-        repetition_penalty=1.0,
+        repetition_penalty=1.0, no_repeat_ngram_size=0,  # verbatim text may repeat itself
     ).split()  # fmt: skip
     matched = 0
     for expected, produced in zip(truth, continuation, strict=False):

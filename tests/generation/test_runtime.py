@@ -87,7 +87,7 @@ def test_greedy_generation_equals_a_bare_generate_without_sampling(runtime):
 def test_no_new_ngram_repeats_and_the_prompt_is_not_counted(runtime):
     import torch
 
-    from generation.runtime import repetition_rules
+    from generation.decoding import repetition_rules
 
     # Prompt [5, 6]; new tokens [7, 5]: 5→6 is the prompt's bigram, never banned; 7→5 is banned
     # after another 7, since the new text already said it.
@@ -103,7 +103,7 @@ def test_generated_text_has_no_repeated_ngram_of_the_size_asked(runtime):
     nothing stops it: greedy, 40 tokens)."""
     import torch
 
-    from generation.runtime import repetition_rules
+    from generation.decoding import repetition_rules
 
     prompt = runtime.prompt_ids(MESSAGES)
     input_ids = torch.tensor([prompt])
