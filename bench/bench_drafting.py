@@ -99,7 +99,8 @@ def _through_worker(author: object, sampling: dict) -> list[float]:
     env = {**os.environ, "BLOGLLM_WARM_RUNTIME": "1", "BLOGLLM_TORCH_THREADS": WORKER_THREADS}
     command = [
         sys.executable, "-m", "celery", "-A", "blogllm", "worker", "--pool", "solo",
-        "--queues", "default,gpu,generate", "--without-mingle", "--without-gossip", "--loglevel", "WARNING",
+        "--queues", "default,gpu,generate", "--without-mingle", "--without-gossip",
+        "--loglevel", "WARNING",
     ]  # fmt: skip
     worker = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     try:

@@ -1,4 +1,5 @@
-"""The one Celery app: Redis broker and results from REDIS_URL, queues `default` and `gpu`.
+"""The one Celery app: Redis broker and results from REDIS_URL, queues `default`, `gpu` and
+`generate`.
 
 Configuration lives in Django settings under the CELERY_ prefix; task modules are discovered in
 every installed app. A worker checks Redis and the database before it consumes anything, and stops
@@ -127,23 +128,24 @@ def _trace_single_process_worker(sender: object, **kwargs: object) -> None:
     otel_init(celery=True)
 
 
-@signals.worker_process_init.connect
-def _warm_runtime(**kwargs: object) -> None:
-    """With BLOGLLM_WARM_RUNTIME, each worker process loads the embedding model and the base
-    model in the background as it starts (a draft asked for meanwhile waits for them, rather
-    than loading them twice)."""
+@signals.worker_ready.connect
+def _warm_runtime(sender: object, **kwargs: object) -> None:
+    """With BLOGLLM_WARM_RUNTIME, a generation worker (queue `generate`, `--pool threads`: its
+    tasks share this process's model) loads the embedding model and the base model in the
+    background once it is ready (a draft asked for meanwhile waits for them, rather than loading
+    them twice). Training workers load what a task needs when it starts."""
     from django.conf import settings
 
-    if not settings.WARM_RUNTIME:
+    if not settings.WARM_RUNTIME or "generate" not in sender.app.amqp.queues.consume_from:
         return
 
     def load() -> None:
-        from generation.runtime import get_runtime
+        from generation.services.serving import runtime_for
         from posts.embedder import get_embedder
 
         try:
             get_embedder(settings.EMBED_MODEL)  # the retriever embeds each brief
-            get_runtime(settings.BASE_MODEL, cache_dir=settings.MODEL_CACHE_DIR)
+            runtime_for(settings.BASE_MODEL)
         except Exception:  # noqa: BLE001 - a draft will load it again and report the error
             logging.getLogger(__name__).exception("Could not pre-load %s", settings.BASE_MODEL)
 

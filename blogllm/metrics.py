@@ -57,6 +57,12 @@ TOKENS_PER_SECOND = Histogram(
     ["channel"],
     buckets=(1, 2, 4, 8, 12, 16, 24, 32, 64, 128, 256),
 )
+BATCH_WAIT_SECONDS = Histogram(
+    "blogllm_generation_batch_wait_seconds",
+    "Time a model call of a draft waited for a place in its worker's batch (and its adapter).",
+    ["channel"],
+    buckets=(0.01, 0.1, 0.5, 1, 2, 5, 10, 20, 40, 80, 160),
+)
 GUARD_FINDINGS = Counter(
     "blogllm_generation_guard_findings", "The guard's findings on finished drafts, by kind.",
     ["channel", "kind"],
@@ -112,6 +118,10 @@ def generation_observe(
         GUARD_FINDINGS.labels(channel, kind).inc()
     if revisions:
         REVISIONS.labels(channel).inc(revisions)
+
+
+def generation_wait_observe(*, channel: str, seconds: float) -> None:
+    BATCH_WAIT_SECONDS.labels(channel).observe(seconds)
 
 
 def deid_observe(*, seconds: float, withheld: str | None, suspects: int) -> None:
@@ -175,14 +185,15 @@ class StateCollector:
         seen = GaugeMetricFamily(
             "blogllm_worker_last_task_age_seconds",
             "Seconds since a worker of this queue last showed life: started a task (beat sends "
-            "each queue a heartbeat task every 30-60 s) or, for gpu, beat a running run's row.",
+            "each queue a heartbeat task every 30-60 s) or, for gpu and generate, beat a running "
+            "run's row.",
             labels=["queue"],
         )
         now = time.time()
         for queue in queues:
             moments = [cache.get(WORKER_SEEN_KEY.format(queue=queue.name))]
-            if queue.name == "gpu":  # a long run keeps its worker busy: its heartbeat counts
-                moments += _latest_run_heartbeats()
+            # A long run keeps its worker busy: its own heartbeat counts.
+            moments += _latest_run_heartbeats(queue.name)
             moments = [at for at in moments if at is not None]
             if moments:
                 seen.add_metric([queue.name], now - max(moments))
@@ -301,14 +312,14 @@ class StateCollector:
         yield age
 
 
-def _latest_run_heartbeats() -> list[float]:
+def _latest_run_heartbeats(queue: str) -> list[float]:
     from django.db.models import Max
 
     from generation.models import GenerationRun
     from training.models import TrainingRun
 
     moments = []
-    for model in (TrainingRun, GenerationRun):
+    for model in {"gpu": [TrainingRun], "generate": [GenerationRun]}.get(queue, []):
         at = model.objects.filter(status="running").aggregate(at=Max("heartbeat_at"))["at"]
         if at is not None:
             moments.append(at.timestamp())

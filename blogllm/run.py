@@ -1,6 +1,6 @@
-"""`make run`: check the services, migrate, seed the demo, then run web, worker and beat together.
+"""`make run`: check the services, migrate, seed the demo, then run web, workers and beat together.
 
-Ctrl-C (or SIGTERM) stops all three; if one of them dies, the others are stopped too, so a
+Ctrl-C (or SIGTERM) stops them all; if one of them dies, the others are stopped too, so a
 half-running product never hides behind a cheerful banner. The embedded PostgreSQL, when used,
 stops with the last process that holds it.
 """
@@ -28,7 +28,8 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def _commands(host: str, port: int, data_dir: str, concurrency: int) -> dict[str, list[str]]:
+def _commands(host: str, port: int, data_dir: str, concurrency: int,
+              batch: int) -> dict[str, list[str]]:  # fmt: skip
     python = sys.executable
     return {
         # Workers, threads, timeouts: blogllm/gunicorn_conf.py, shared with the container image.
@@ -58,6 +59,26 @@ def _commands(host: str, port: int, data_dir: str, concurrency: int) -> dict[str
             "--hostname",
             "local@%h",
         ],
+        # Drafts: one process whose task threads share one model, decoded in one batch of up to
+        # BLOGLLM_GENERATION_BATCH_MAX (generation/runtime.py).
+        "generator": [
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "blogllm",
+            "worker",
+            "--queues",
+            "generate",
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(batch),
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            "generate@%h",
+        ],  # fmt: skip
         "beat": [
             python,
             "-m",
@@ -116,7 +137,7 @@ def main() -> None:
 
     # Children get their own session, so Ctrl-C reaches only this process, which then stops
     # them in order instead of all of them racing to exit.
-    # The worker loads the base model as it starts: the first draft then streams at once.
+    # The generation worker loads the base model as it starts: the first draft streams at once.
     os.environ.setdefault("BLOGLLM_WARM_RUNTIME", "1")
     # Web and worker count /metrics' events in one folder, so the web's /metrics shows both. It
     # must exist before they start (prometheus_client writes there as soon as it is imported).
@@ -124,7 +145,9 @@ def main() -> None:
     from blogllm.metrics import multiprocess_dir_prepare
 
     multiprocess_dir_prepare()
-    commands = _commands(host, port, str(settings.DATA_DIR), concurrency)
+    commands = _commands(
+        host, port, str(settings.DATA_DIR), concurrency, settings.GENERATION_BATCH_MAX
+    )
     children = {
         name: subprocess.Popen(command, start_new_session=True)
         for name, command in commands.items()
@@ -147,7 +170,7 @@ def main() -> None:
             exit_code = 1
             break
         time.sleep(0.5)
-    print("\nStopping web, worker and beat…", flush=True)
+    print("\nStopping web, workers and beat…", flush=True)
     _stop(children)
     if not settings.DATABASE_URL:
         pgembed.prune_dead_handles(settings.DATA_DIR / "postgres")

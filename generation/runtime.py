@@ -28,6 +28,7 @@ web process may import SamplingSettings to validate a request. The design, and w
 """
 
 import json
+import os
 import queue
 import re
 import threading
@@ -194,9 +195,19 @@ class Runtime:
         # 4-bit weights help training fit a GPU; for generation they are only slower.
         plan = plan or device_plan(quantize=False)
         self.base_model, self.plan, self.max_adapters = base_model, plan, max_adapters
+        if plan.device == "cuda" and self.serving.precision == "int8":
+            raise ValueError("int8 is a CPU path (its kernel is CPU-only): use bfloat16 on CUDA.")
         self._source = resolve_base_model(base_model, Path(cache_dir))
         self._base, self.tokenizer = load_base_model(base_model, cache_dir=cache_dir, plan=plan)
         self._base.eval()
+        if plan.device == "cpu":
+            # A batch carries a padding mask, and with a mask transformers' SDPA repeats the
+            # shared key/value heads of grouped-query attention (SmolLM2: 3 for 9 query heads)
+            # before every call; torch's CPU kernel takes them as they are (enable_gqa), with
+            # the same results: 10% off a step at batch 4 (FIELD-NOTES).
+            os.environ.setdefault("TRANSFORMERS_SDPA_FORCE_GQA", "1")
+        if self.serving.precision == "float32":  # a CUDA plan loads bfloat16
+            self._base.float()
         apply_precision(self._base, self.serving.precision)
         self._peft: Any = None  # the PeftModel around _base, once an adapter has been asked for
         self._adapters: OrderedDict[str, str] = OrderedDict()  # peft name -> key, oldest first

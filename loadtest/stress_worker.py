@@ -17,13 +17,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "blogllm.settings.local")
 
 
 def worker_rss_mb() -> float:
-    """Resident memory of `make run`'s Celery worker: its main process and its pool."""
+    """Resident memory of `make run`'s Celery workers: the training worker (its main process and
+    its pool) and the generation worker (one process of task threads)."""
     import psutil
 
     total = 0
     for process in psutil.process_iter(["cmdline", "memory_info"]):
         cmdline = " ".join(process.info["cmdline"] or [])
-        if "celery" in cmdline and " worker" in cmdline and "local@" in cmdline:
+        if (
+            "celery" in cmdline
+            and " worker" in cmdline
+            and ("local@" in cmdline or "generate@" in cmdline)
+        ):
             total += process.info["memory_info"].rss
     return total / 2**20
 
@@ -77,7 +82,7 @@ def main() -> None:
             print(
                 f"{time.monotonic() - started:6.0f} s  drafts active {active:2d}  training "
                 f"{run.status} {run.step}/{run.total_steps}  gpu queue {redis.llen('gpu'):2d}  "
-                f"worker {worker_rss_mb():6.0f} MB",
+                f"generate queue {redis.llen('generate'):2d}  workers {worker_rss_mb():6.0f} MB",
                 flush=True,
             )
             if not active and not run.is_active:

@@ -118,7 +118,7 @@ def kill_when(command: list[str], ready: Callable[[], bool], *, what: str) -> No
 
 @pytest.fixture
 def celery_worker_process(celery_worker_session):  # noqa: ANN001, ANN201
-    """A real `celery worker` process on both queues, using the test database and Redis.
+    """A real `celery worker` process on all three queues, using the test database and Redis.
 
     Tests that need it see only committed rows: mark them django_db(transaction=True,
     serialized_rollback=True); the second keeps the role groups that the flush would drop.
@@ -188,7 +188,7 @@ def celery_worker_session(django_db_setup, django_db_blocker):  # noqa: ANN001, 
                 "--pool",
                 "solo",
                 "--queues",
-                "default,gpu",
+                "default,gpu,generate",
                 "--hostname",
                 f"test-{os.getpid()}@%h",
                 "--without-mingle",

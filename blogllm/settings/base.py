@@ -120,8 +120,21 @@ GENERATION_SOURCES = env_int("BLOGLLM_GENERATION_SOURCES", 4, minimum=1)
 GENERATION_GROUNDING_MIN = float(env_str("BLOGLLM_GENERATION_GROUNDING_MIN", "0.3"))
 if not 0 <= GENERATION_GROUNDING_MIN <= 1:
     raise ImproperlyConfigured("BLOGLLM_GENERATION_GROUNDING_MIN must be a share from 0 to 1.")
-# Load the base model when a worker process starts, so the first draft streams within seconds
-# (`make run` and the GPU worker turn it on; tests leave it off).
+# Serving (generation/runtime.py, Serving): the drafts one generation worker decodes together in
+# one batch (its `generate` queue runs that many task threads), the KV cache memory the batch may
+# reserve, the prompt prefixes (system prompt and voice guide) whose KV is kept, and the weights'
+# precision (float32 | bfloat16 | int8; "auto": float32 on CPU, bfloat16 on CUDA: what the
+# draft-quality benchmark kept as good as float32, see the serving issue's note).
+GENERATION_BATCH_MAX = env_int("BLOGLLM_GENERATION_BATCH_MAX", 4, minimum=1)
+GENERATION_KV_CACHE_MB = env_int("BLOGLLM_GENERATION_KV_CACHE_MB", 2048, minimum=1)
+GENERATION_PREFIX_CACHE_ENTRIES = env_int("BLOGLLM_GENERATION_PREFIX_CACHE_ENTRIES", 8, minimum=0)
+GENERATION_PRECISION = env_str("BLOGLLM_GENERATION_PRECISION", "auto")
+if GENERATION_PRECISION not in ("auto", "float32", "bfloat16", "int8"):
+    raise ImproperlyConfigured(
+        "BLOGLLM_GENERATION_PRECISION must be auto, float32, bfloat16 or int8."
+    )
+# Load the base model when a generation worker starts, so the first draft streams within seconds
+# (`make run` and the deployed generation workers turn it on; tests leave it off).
 WARM_RUNTIME = env_bool("BLOGLLM_WARM_RUNTIME", False)
 # New tokens per evaluation sample (three fixed briefs, base and tuned).
 EVAL_SAMPLE_TOKENS = env_int("BLOGLLM_EVAL_SAMPLE_TOKENS", 120, minimum=1)
@@ -265,7 +278,7 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES = (Queue("default"), Queue("gpu"))
+CELERY_TASK_QUEUES = (Queue("default"), Queue("gpu"), Queue("generate"))
 CELERY_TASK_ROUTES = {
     "training.tasks.training_runs_recover": {"queue": "default"},
     "training.tasks.retrain_scheduled_check": {"queue": "default"},
@@ -274,7 +287,9 @@ CELERY_TASK_ROUTES = {
     "training.tasks.drift_reports_due": {"queue": "default"},
     "training.tasks.drift_report_compute": {"queue": "default"},
     "training.tasks.*": {"queue": "gpu"},
-    "generation.tasks.*": {"queue": "gpu"},
+    # Drafts go to a worker of task threads sharing one model (`--pool threads`, so that requests
+    # can decode in one batch); training keeps the gpu queue, one task per process.
+    "generation.tasks.*": {"queue": "generate"},
 }
 CELERY_TASK_TRACK_STARTED = True
 CELERY_TASK_ACKS_LATE = True
@@ -297,6 +312,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "blogllm.tasks.worker_heartbeat",
         "schedule": 60.0,
         "options": {"queue": "gpu", "expires": 55},
+    },
+    # The same for the generation workers (`generate`: drafts, batched in one process).
+    "worker-heartbeat-generate": {
+        "task": "blogllm.tasks.worker_heartbeat",
+        "schedule": 60.0,
+        "options": {"queue": "generate", "expires": 55},
     },
     # The audit trail's hash chain, proved intact every hour (its age and outcome in /metrics).
     "verify-audit-trail": {"task": "compliance.tasks.audit_verify", "schedule": 3600.0},

@@ -27,6 +27,7 @@ from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
+from blogllm import metrics
 from blogllm.heartbeat import Heartbeat
 from generation.guard import blocking, check_draft, grounding_finding
 from generation.models import GenerationRun, RunStep
@@ -205,20 +206,24 @@ class Written:
 class Writer:
     """The workflow's `write` step: the run's model writes from the messages. On the general
     channel each piece goes to the live stream as it comes; on the clinical channel a name could
-    span pieces unseen, so only the whole de-identified text is sent once it is written. Asks
-    the database about once a second whether the run was cancelled, and stops at the next token."""
+    span pieces unseen, so only the whole de-identified text is sent once it is written. While
+    the worker's batch is full the page hears where the draft stands in the queue. Asks the
+    database about once a second whether the run was cancelled (waiting too), and stops at the
+    next token."""
 
     def __init__(self, run: GenerationRun) -> None:
-        from generation.runtime import SamplingSettings, get_runtime
+        from generation.runtime import SamplingSettings
+        from generation.services.serving import runtime_for
 
         self.run = run
-        self.runtime = get_runtime(run.base_model, cache_dir=Path(settings.MODEL_CACHE_DIR))
+        self.runtime = runtime_for(run.base_model)
         self.sampling = SamplingSettings.from_dict(run.sampling)
         self.adapter = _adapter(run)
         self.live = run.channel != Post.Channel.CLINICAL
         self.cancel = threading.Event()
         self.checked_at = 0.0
         self.last: Written | None = None
+        self.queued = 0  # the place in the runtime's queue last shown, 0: not waiting
 
     def __call__(self, messages: list[dict]) -> str:
         if self.live:
@@ -239,8 +244,11 @@ class Writer:
 
     def _generate(self, messages: list[dict], sampling: Any, *, on_text: Any) -> str:
         result = self.runtime.generate(
-            messages, sampling, adapter=self.adapter, cancel=self.cancel, on_text=on_text
-        )
+            messages, sampling, adapter=self.adapter, cancel=self.cancel, on_text=on_text,
+            on_queue=self.on_queue,
+        )  # fmt: skip
+        self.started_writing()
+        metrics.generation_wait_observe(channel=self.run.channel, seconds=result.waited_s)
         if result.finish_reason == "cancelled":
             raise GenerationCancelled
         earlier = self.last.tokens if self.last else 0  # a revise's sentences add up
@@ -252,7 +260,21 @@ class Writer:
         )
         return result.text
 
+    def on_queue(self, position: int) -> None:
+        """Where the draft waits (1: next), shown above the text; checks for a cancel too."""
+        if position != self.queued:
+            self.queued = position
+            ahead = "next in line" if position == 1 else f"number {position} in line"
+            stream.status(self.run, f"Waiting for the model, busy with other drafts: {ahead}")
+        self.check_cancel()
+
+    def started_writing(self) -> None:
+        if self.queued:
+            self.queued = 0
+            stream.status(self.run, "Writing")
+
     def on_text(self, piece: str) -> None:
+        self.started_writing()
         if self.live:
             stream.append(self.run, piece)
         self.check_cancel(piece)
@@ -359,7 +381,6 @@ def proposal_finalise(run: GenerationRun, end: Callable[[], None], state: DraftS
 
 def _observe(run: GenerationRun) -> None:
     """The finished run's speed, findings and revisions, for /metrics (blogllm.metrics)."""
-    from blogllm import metrics
 
     metrics.generation_observe(
         channel=run.channel, status=run.status, first_token_s=run.first_token_s,

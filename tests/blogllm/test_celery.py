@@ -13,12 +13,13 @@ def test_a_task_makes_a_round_trip_through_a_real_worker(celery_worker_process) 
     assert result["postgres"].startswith(("16", "17", "18"))  # the worker reached the database
 
 
-def test_the_gpu_queue_gets_training_and_generation_tasks() -> None:
+def test_training_goes_to_the_gpu_queue_and_drafts_to_the_generate_queue() -> None:
     def queue_of(name: str) -> str:
         return app.amqp.router.route({}, name, (), {})["queue"].name
 
     assert queue_of("training.tasks.training_run_execute") == "gpu"
-    assert queue_of("generation.tasks.generation_run_execute") == "gpu"
+    assert queue_of("generation.tasks.generation_run_execute") == "generate"
+    assert queue_of("generation.tasks.generation_runs_recover") == "default"
     assert queue_of("posts.tasks.post_embed") == "default"
     assert queue_of("blogllm.tasks.ping") == "default"
 

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 GCP_DIR = ROOT / "deploy" / "gcp"
-APP_SERVICES = ("migrate", "web", "worker", "worker-gpu", "beat")
+APP_SERVICES = ("migrate", "web", "worker", "worker-generate", "worker-gpu", "beat")
 # Set by the image or the platform rather than by an operator, so not in .env.example.
 PLATFORM_NAMES = {"DJANGO_SETTINGS_MODULE", "PORT"}
 TEST_SECRETS = {
@@ -89,7 +89,7 @@ def test_gpu_worker_requests_an_nvidia_gpu_and_reads_only_the_gpu_queue(services
 
 def test_gpu_worker_is_left_out_unless_its_profile_is_asked_for(services: dict) -> None:
     assert services["worker-gpu"].get("profiles") == ["gpu"]
-    for name in ("postgres", "redis", "migrate", "web", "worker", "beat"):
+    for name in ("postgres", "redis", "migrate", "web", "worker", "worker-generate", "beat"):
         assert not services[name].get("profiles"), name
 
 
@@ -98,6 +98,13 @@ def test_cpu_worker_reads_both_queues_unless_a_gpu_worker_runs(services: dict) -
     command = words(services["worker"]["command"])
     spec = command[command.index("--queues") + 1]
     assert spec == "${BLOGLLM_CPU_WORKER_QUEUES:-default,gpu}"
+
+
+def test_drafts_have_a_worker_of_threads_sharing_one_batched_model(services: dict) -> None:
+    command = words(services["worker-generate"]["command"])
+    assert queues(services["worker-generate"]["command"]) == {"generate"}
+    assert command[command.index("--pool") + 1] == "threads"
+    assert command[command.index("--concurrency") + 1] == "${BLOGLLM_GENERATION_BATCH_MAX:-4}"
 
 
 def test_beat_runs_celery_beat(services: dict) -> None:
@@ -255,6 +262,16 @@ def test_gcp_gpu_worker_and_beat() -> None:
     assert queues(container["command"]) == {"gpu"}
     assert "cloud.google.com/gke-accelerator" in gpu["spec"]["template"]["spec"]["nodeSelector"]
 
+    drafts = deployments["blogllm-worker-generate"]
+    (container,) = pod_containers(drafts)
+    assert int(container["resources"]["limits"]["nvidia.com/gpu"]) == 1
+    assert queues(container["command"]) == {"generate"}
+    command = container["command"]
+    threads = command[command.index("--concurrency") + 1]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert command[command.index("--pool") + 1] == "threads"
+    assert env["BLOGLLM_GENERATION_BATCH_MAX"] == threads  # a thread per row of the batch
+
     beat = deployments["blogllm-beat"]
     assert beat["spec"]["replicas"] == 1
     assert beat["spec"]["strategy"]["type"] == "Recreate"
@@ -292,10 +309,15 @@ def test_gcp_web_service_probes_readiness_and_liveness() -> None:
 
 def test_gcp_gpu_workers_scale_on_the_gpu_queue_and_backups_are_configured() -> None:
     documents = gcp_documents()
-    (scaler,) = [doc for doc in documents if doc["kind"] == "ScaledObject"]
-    assert scaler["spec"]["scaleTargetRef"]["name"] == "blogllm-worker-gpu"
-    (trigger,) = scaler["spec"]["triggers"]
-    assert trigger["type"] == "redis" and trigger["metadata"]["listName"] == "gpu"
+    scalers = {
+        doc["spec"]["scaleTargetRef"]["name"]: doc["spec"]["triggers"]
+        for doc in documents
+        if doc["kind"] == "ScaledObject"
+    }
+    assert set(scalers) == {"blogllm-worker-gpu", "blogllm-worker-generate"}
+    for target, queue in (("blogllm-worker-gpu", "gpu"), ("blogllm-worker-generate", "generate")):
+        (trigger,) = scalers[target]
+        assert trigger["type"] == "redis" and trigger["metadata"]["listName"] == queue
     deployments = {doc["metadata"]["name"]: doc for doc in documents if doc["kind"] == "Deployment"}
     worker_env = {e["name"]: e for e in pod_containers(deployments["blogllm-worker"])[-1]["env"]}
     beat_env = {e["name"]: e for e in pod_containers(deployments["blogllm-beat"])[-1]["env"]}

@@ -168,7 +168,7 @@ def test_beat_runs_recovery_every_30_seconds_on_the_default_queue():
     route = app.amqp.router.route({}, "generation.tasks.generation_runs_recover", (), {})
     assert route["queue"].name == "default"
     drafts = app.amqp.router.route({}, "generation.tasks.generation_run_execute", (), {})
-    assert drafts["queue"].name == "gpu"
+    assert drafts["queue"].name == "generate"
 
 
 @pytest.mark.django_db

@@ -191,6 +191,54 @@ def test_the_first_draft_after_a_start_says_the_model_is_loading_and_later_ones_
 
 
 @pytest.mark.django_db
+def test_a_draft_waiting_for_a_full_batch_shows_its_place_in_line_then_writes(
+    author, tiny_model_dir, settings
+):
+    import threading
+
+    from generation.runtime import SamplingSettings, reset_runtimes
+    from generation.services.serving import runtime_for
+    from training.samples import chat_messages
+
+    settings.GENERATION_BATCH_MAX = 1
+    reset_runtimes()
+    runtime = runtime_for(str(tiny_model_dir))  # the worker's, batch of one
+    busy, release = threading.Event(), threading.Event()
+    other = threading.Thread(target=lambda: runtime.generate(
+        chat_messages("Another editor's brief."), SamplingSettings(max_new_tokens=1800),
+        cancel=release, on_text=lambda _: busy.set(),
+    ))  # fmt: skip
+    other.start()
+    assert busy.wait(30)
+    run = generation_run_start(
+        channel="general", brief={"topic": "tea"}, by=author, sampling=SHORT,
+        base_model=str(tiny_model_dir), enqueue=False,
+    )  # fmt: skip
+
+    def release_when_shown() -> None:
+        for _ in range(600):
+            if any("in line" in m.get("status", "") for m in stream_messages(run)):
+                break
+            time.sleep(0.05)
+        release.set()
+
+    releaser = threading.Thread(target=release_when_shown)
+    releaser.start()
+    try:
+        run = generation_run_execute(run_id=run.id)
+    finally:
+        release.set()
+        other.join(30)
+        releaser.join(30)
+        reset_runtimes()
+
+    assert run.status in ("succeeded", "needs_review"), run.traceback
+    said = [m["status"] for m in stream_messages(run) if "status" in m and not m.get("done")]
+    waiting = "Waiting for the model, busy with other drafts: next in line"
+    assert waiting in said and said[said.index(waiting) + 1] == "Writing"
+
+
+@pytest.mark.django_db
 def test_a_draft_its_sources_do_not_support_is_flagged_to_the_editor(author, tiny_model_dir):
     post = make_post(author, title="Tea", body_markdown=TEA, status="published")
     posts_embed(post_ids=[post.id])

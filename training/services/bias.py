@@ -8,7 +8,6 @@ one keeps, per group, the pair whose sentiment differs most, for the version pag
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -32,11 +31,12 @@ def model_version_bias_audit(
 ) -> ModelVersion:
     """Write and score every pair with the version's adapter; store the report and whether it
     passed, then refresh the model card and let a scheduled candidate's gates settle."""
-    from generation.runtime import SamplingSettings, get_runtime
+    from generation.runtime import SamplingSettings
+    from generation.services.serving import runtime_for
     from training.services.quality import draft_write, version_adapter
 
     _require_auditable(version)
-    runtime = get_runtime(version.base_model, cache_dir=Path(settings.MODEL_CACHE_DIR))
+    runtime = runtime_for(version.base_model)
     adapter = version_adapter(version)
     tokens = max_new_tokens or settings.BIAS_TOKENS
     length = round(tokens * 0.7)  # what the token budget can write (quality.WORDS_PER_TOKEN)

@@ -95,11 +95,13 @@ def draft_quality_report(
     briefs: int = QUALITY_BRIEFS,
     max_new_tokens: int = QUALITY_TOKENS,
     log: Callable[[str], None] = logger.info,
+    seed: int = SEED,
 ) -> dict:
     """The benchmark's rows (two without an adapter: the base setups only) and what they were
     measured on. Steps: pick the held-out posts, load the model, write and score every draft,
     then one row per setup."""
-    from generation.runtime import SamplingSettings, get_runtime
+    from generation.runtime import SamplingSettings
+    from generation.services.serving import runtime_for
     from posts.embedder import get_embedder
 
     posts = quality_posts(channel=channel, author_ids=author_ids, limit=briefs)
@@ -109,13 +111,13 @@ def draft_quality_report(
             "drafts for."
         )
     started = time.perf_counter()
-    runtime = get_runtime(base_model, cache_dir=Path(settings.MODEL_CACHE_DIR))
+    runtime = runtime_for(base_model)
     embed = get_embedder(settings.EMBED_MODEL).embed
     setups = [setup for setup in quality.SETUPS if adapter is not None or not setup[1]]
     written: dict[str, list[tuple[str, str, quality.DraftScores]]] = {s[0]: [] for s in setups}
     drafts = []
     for i, post in enumerate(posts):
-        held = held_out(post, channel=channel, max_new_tokens=max_new_tokens, seed=SEED + i)
+        held = held_out(post, channel=channel, max_new_tokens=max_new_tokens, seed=seed + i)
         sampling = SamplingSettings(max_new_tokens=max_new_tokens, seed=held.seed)
         for label, tuned, retrieval in setups:
             text, scores = draft_write_and_score(
@@ -147,8 +149,8 @@ def draft_quality_report(
         "rows": rows,
         "briefs": len(posts),
         "post_ids": [p.id for p in posts],
-        "sampling": SamplingSettings(max_new_tokens=max_new_tokens, seed=SEED).to_dict(),
-        "seeds": [SEED + i for i in range(len(posts))],
+        "sampling": SamplingSettings(max_new_tokens=max_new_tokens, seed=seed).to_dict(),
+        "seeds": [seed + i for i in range(len(posts))],
         "retrieval_k": settings.GENERATION_SOURCES,
         "max_revisions": settings.GENERATION_MAX_REVISIONS,
         "base_model": base_model,
