@@ -6,14 +6,15 @@ path is the one a worker takes for any local base model: load (bf16, on the GPU)
 with checkpoints → resume check → evaluate every checkpoint against the base (perplexity,
 samples, memorisation) → generation speed → the drafting runtime (generation/runtime.py) on the
 GPU: device and dtype of its weights, streaming, greedy determinism, a LoRA adapter switched in,
-and its tokens/s and first token against a bare generate(). Prints one line per check and a
-JSON summary.
+its tokens/s and first token against a bare generate(), and batching (1-8 drafts at once, mixed
+adapters, prefix reuse). Prints one line per check and a JSON summary.
 """
 
 import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -202,6 +203,60 @@ def check_runtime(base_dir: Path, adapter_dir: Path, work: Path, plan: object) -
         "first_token_ms": round(fast.first_token_s * 1000, 1),
         "bare_first_token_ms": round(bare_first * 1000, 1),
         "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 1024**3, 2) if cuda else None,
+        "batching": check_batching(runtime, adapter, sync),
+    }
+
+
+def check_batching(runtime: object, adapter: tuple, sync: object) -> dict:
+    """Continuous batching on this device (issue 17): 1, 2, 4 and 8 greedy drafts at once against
+    the same ones in turn (aggregate tokens/s, and the same texts), with an adapter in the batch;
+    and a cached prompt prefix giving the same tokens as a full prefill."""
+    from dataclasses import replace
+
+    from bench.bench_serving import draft_prompt, long_voice, timed, together
+    from generation.runtime import SamplingSettings
+
+    greedy = SamplingSettings(max_new_tokens=128, temperature=0)
+    jobs = [draft_prompt(n) for n in range(8)]
+    rows = {}
+    for n in (1, 2, 4, 8):
+        sync()
+        alone = [timed(runtime, job, greedy) for job in jobs[:n]]
+        sequential = sum(a["result"].new_tokens for a in alone) / sum(a["wall_s"] for a in alone)
+        runs, wall = together(runtime, jobs[:n], greedy)
+        sync()
+        rate = sum(r["result"].new_tokens for r in runs) / wall
+        rows[n] = {
+            "sequential_tokens_per_s": round(sequential, 1),
+            "aggregate_tokens_per_s": round(rate, 1),
+            "ratio": round(rate / sequential, 2),
+            "first_token_worst_s": round(max(r["first_s"] for r in runs), 3),
+            "first_token_lone_s": round(min(a["first_s"] for a in alone), 3),
+            "same_text": [r["result"].text for r in runs] == [a["result"].text for a in alone],
+        }
+    mixed = [(jobs[n], adapter if n % 2 else None) for n in range(4)]
+    expected = [runtime.generate(m, greedy, adapter=a).text for m, a in mixed]
+    got: list = [None] * 4
+    threads = [
+        threading.Thread(target=lambda n=n: got.__setitem__(
+            n, runtime.generate(mixed[n][0], greedy, adapter=mixed[n][1]).text
+        ))
+        for n in range(4)
+    ]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    voiced = draft_prompt(0, long_voice())
+    short = replace(greedy, max_new_tokens=32)
+    first = runtime.generate(voiced, short)  # fills the prefix cache
+    again = runtime.generate(voiced, short)  # starts from it
+    return {
+        "concurrent": rows,
+        "mixed_adapters_same_text": got == expected,
+        "prefix_reuse_same_tokens": first.text == again.text,
+        "prefix_first_token_s": [round(first.first_token_s, 3), round(again.first_token_s, 3)],
+        "peak_batch": runtime.peak_batch,
     }
 
 
