@@ -123,8 +123,8 @@ if not 0 <= GENERATION_GROUNDING_MIN <= 1:
 # Serving (generation/runtime.py, Serving): the drafts one generation worker decodes together in
 # one batch (its `generate` queue runs that many task threads), the KV cache memory the batch may
 # reserve, the prompt prefixes (system prompt and voice guide) whose KV is kept, and the weights'
-# precision (float32 | bfloat16 | int8; "auto": float32 on CPU, bfloat16 on CUDA: what the
-# draft-quality benchmark kept as good as float32, see the serving issue's note).
+# precision (float32 | bfloat16 | int8; "auto": float32 on CPU, bfloat16 on CUDA; int8 is 1.7x
+# faster on a CPU, see docs/operations.md for what the draft-quality benchmark said of it).
 GENERATION_BATCH_MAX = env_int("BLOGLLM_GENERATION_BATCH_MAX", 4, minimum=1)
 GENERATION_KV_CACHE_MB = env_int("BLOGLLM_GENERATION_KV_CACHE_MB", 2048, minimum=1)
 GENERATION_PREFIX_CACHE_ENTRIES = env_int("BLOGLLM_GENERATION_PREFIX_CACHE_ENTRIES", 8, minimum=0)
