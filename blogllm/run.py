@@ -31,67 +31,28 @@ def _port_free(host: str, port: int) -> bool:
 def _commands(host: str, port: int, data_dir: str, concurrency: int,
               batch: int) -> dict[str, list[str]]:  # fmt: skip
     python = sys.executable
+    celery = [python, "-m", "celery", "-A", "blogllm"]
     return {
         # Workers, threads, timeouts: blogllm/gunicorn_conf.py, shared with the container image.
         "web": [
-            python,
-            "-m",
-            "gunicorn",
-            "blogllm.wsgi",
-            "--config",
-            "python:blogllm.gunicorn_conf",
-            "--bind",
-            f"{host}:{port}",
+            python, "-m", "gunicorn", "blogllm.wsgi", "--config", "python:blogllm.gunicorn_conf",
+            "--bind", f"{host}:{port}",
         ],
         "worker": [
-            python,
-            "-m",
-            "celery",
-            "-A",
-            "blogllm",
-            "worker",
-            "--queues",
-            "default,gpu",
-            "--concurrency",
-            str(concurrency),
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            "local@%h",
+            *celery, "worker", "--queues", "default,gpu", "--concurrency", str(concurrency),
+            "--loglevel", "INFO", "--hostname", "local@%h",
         ],
         # Drafts: one process whose task threads share one model, decoded in one batch of up to
         # BLOGLLM_GENERATION_BATCH_MAX (generation/runtime.py).
         "generator": [
-            python,
-            "-m",
-            "celery",
-            "-A",
-            "blogllm",
-            "worker",
-            "--queues",
-            "generate",
-            "--pool",
-            "threads",
-            "--concurrency",
-            str(batch),
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            "generate@%h",
-        ],  # fmt: skip
+            *celery, "worker", "--queues", "generate", "--pool", "threads", "--concurrency",
+            str(batch), "--loglevel", "INFO", "--hostname", "generate@%h",
+        ],
         "beat": [
-            python,
-            "-m",
-            "celery",
-            "-A",
-            "blogllm",
-            "beat",
-            "--loglevel",
-            "INFO",
-            "--schedule",
+            *celery, "beat", "--loglevel", "INFO", "--schedule",
             os.path.join(data_dir, "celerybeat-schedule"),
         ],
-    }
+    }  # fmt: skip
 
 
 def _stop(children: dict[str, subprocess.Popen]) -> None:

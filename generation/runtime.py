@@ -256,7 +256,7 @@ class Runtime:
             return len(self._pending)
 
     def prefix_cache_keys(self) -> list[tuple[str | None, int]]:
-        """(adapter, prefix length) of each cached prefix, oldest first (for tests and pages)."""
+        """(adapter, prefix length) of each cached prefix, oldest first."""
         return [(name, len(ids)) for name, ids in list(self._prefixes)]
 
     def stream(self, messages: list[dict], settings: SamplingSettings | None = None, *,
@@ -472,9 +472,9 @@ class Runtime:
 
     def _stats(self, request: _Request, reason: str, now: float | None = None) -> dict[str, Any]:
         now = now or time.perf_counter()
-        started = request.started or now
-        seconds = now - started if request.started else 0.0
-        new = len(request.new) if request.tokens else 0
+        started = request.started or now  # never started: no time spent generating
+        seconds = now - started
+        new = len(request.new)
         first = request.first_at - started if request.first_at is not None else None
         return {
             "new_tokens": new, "prompt_tokens": len(request.prompt),
